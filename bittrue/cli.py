@@ -1,0 +1,366 @@
+"""Command line: ``python -m bittrue <command>``.
+
+Results (and ``--json``) go to stdout; logs and progress bars to stderr.
+Exit codes: 0 ok, 1 mismatch / failed check, 2 usage or input error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import ConfigError, HardwareConfig
+from .fileio import OutputError
+from .model import ModelError
+from .progress import bar, log, setup_logging
+
+
+class UsageError(ValueError):
+    """A bad option value, reported as one line and exit code 2."""
+
+
+INPUT_ERRORS = (ConfigError, ModelError, OutputError, UsageError)
+
+_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 365.25 * 86400.0}
+
+
+def parse_time(text: str) -> float:
+    """'86400', '1s', '1h', '1d', '1y', '2.5d' -> seconds (>= 0)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*", str(text))
+    if not m or (m.group(2) and m.group(2) not in _UNITS):
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: use seconds or a number with s, m, h, d, w or y")
+    val = float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
+    if not math.isfinite(val):
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}")
+    return val
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return v
+
+
+def _pos_int(text: str) -> int:
+    v = _nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return v
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too by default)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=_nonneg_int, default=0,
+                   help="root seed (uint64) of every LFSR and the output-noise generator (default 0)")
+    p.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
+
+
+def _model_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="float model .h5 (default: the shipped digits model)")
+    p.add_argument("--hardware", default=None, metavar="FILE.toml",
+                   help="hardware configuration overriding any XPK-1 default (TOML)")
+    p.add_argument("--timesteps", type=_pos_int, default=None, help="time steps T (default: the model's)")
+
+
+def _device_opts(p: argparse.ArgumentParser, with_float: bool) -> None:
+    choices = ("ideal", "pcm", "float") if with_float else ("ideal", "pcm")
+    p.add_argument("--device", choices=choices, default="pcm",
+                   help="device model: pcm (default), ideal devices" + (", or the float SNN" if with_float else ""))
+    p.add_argument("--drift-time", type=parse_time, default=None, metavar="T",
+                   help="inference time after programming: seconds or 1s/1h/1d/1y (default: 1d)")
+    p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
+    p.add_argument("--program-seed", type=_nonneg_int, default=0, help="seed of the device model (default 0)")
+
+
+def _data_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", help="dataset (default digits)")
+    p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
+    p.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
+    p.add_argument("--limit", type=_pos_int, default=None, help="number of samples (default: all)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bittrue", description="Bit-true emulator of the XPK-1 spiking-transformer accelerator.")
+    p.add_argument("--version", action="version", version=f"bittrue {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    q = sub.add_parser("infer", help="run a dataset through the emulated chip; accuracy and throughput")
+    _model_opts(q)
+    _device_opts(q, with_float=True)
+    _data_opts(q)
+    q.add_argument("--batch-size", type=_pos_int, default=64, help="samples per batch (default 64)")
+    q.add_argument("--json", action="store_true", help="JSON on stdout, with per-sample predictions and logits")
+    _common(q)
+
+    c = sub.add_parser("compile", help="float model + hardware config -> hardware image (.h5)")
+    _model_opts(c)
+    c.add_argument("-o", "--output", required=True, help="hardware image file to write")
+    c.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _common(c)
+
+    g = sub.add_parser("program", help="hardware image -> programmed chip (conductance image, requant)")
+    g.add_argument("image", help="hardware image .h5 from 'bittrue compile'")
+    _device_opts(g, with_float=False)
+    g.add_argument("-o", "--output", required=True, help="chip file to write")
+    g.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _common(g)
+
+    i = sub.add_parser("info", help="versions, threads, cache directory, defaults")
+    i.add_argument("--json", action="store_true")
+    return p
+
+
+# ---------------------------------------------------------------------------- helpers
+def _set_threads(n: int | None) -> None:
+    if n is None:
+        return
+    import numba
+
+    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(n)
+
+
+def load_config(args) -> HardwareConfig:
+    cfg = HardwareConfig.load(args.hardware) if getattr(args, "hardware", None) else HardwareConfig()
+    import dataclasses
+
+    run = dataclasses.replace(cfg.run, root_seed=int(getattr(args, "seed", 0) or cfg.run.root_seed))
+    if getattr(args, "timesteps", None):
+        run = dataclasses.replace(run, timesteps=int(args.timesteps))
+    if getattr(args, "seed", None) is not None and args.seed >= 1 << 64:
+        raise UsageError(f"--seed {args.seed}: must be below 2^64")
+    return dataclasses.replace(cfg, run=run).validate()
+
+
+def load_model(path: str | None):
+    from .model import default_model_path, load_float_model
+
+    return load_float_model(path or default_model_path("digits"))
+
+
+def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None, no_comp: bool,
+               program_seed: int, model_path: str | None = None, quiet: bool = False):
+    """compile (with calibration on training samples) + program."""
+    from .compile import compile_model, file_sha256
+    from .model import default_model_path
+    from .program import program
+    from .workloads import load_tokens
+
+    calib, _ = load_tokens("digits", "train", model.arch) if model.arch.name == "digits" else (None, None)
+    if calib is not None:
+        calib = calib[: cfg.tile.calibration_samples]
+    sha = file_sha256(model_path or default_model_path("digits"))
+    with bar(len(calib) if calib is not None else 0, "calibrate", quiet) as b:
+        image = compile_model(model, cfg, calib, model_sha256=sha, progress=lambda n: b.update(n - b.n))
+    return program(image, device, t_inference_s=drift_time, drift_compensation=False if no_comp else None,
+                   program_seed=program_seed)
+
+
+def _select(n: int, start: int, limit: int | None) -> slice:
+    if start >= n:
+        raise UsageError(f"--start {start}: the split has {n} samples (valid 0..{n - 1})")
+    stop = n if limit is None else start + limit
+    if stop > n:
+        raise UsageError(f"--limit {limit}: only {n - start} samples from --start {start} (split has {n})")
+    return slice(start, stop)
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_infer(args) -> int:
+    from .run import Runner, predict
+    from .workloads import DATASETS, load_tokens
+
+    if args.dataset not in DATASETS:
+        raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    cfg = load_config(args)
+    model = load_model(args.model)
+    arch = model.arch
+    x, labels = load_tokens(args.dataset, args.split, arch)
+    sel = _select(len(x), args.start, args.limit)
+    x, labels = x[sel], labels[sel]
+    ids = np.arange(sel.start, sel.stop, dtype=np.int64)
+    T = cfg.run.timesteps or arch.timesteps
+    t0 = time.perf_counter()
+    if args.device == "float":
+        from .floatmodel import float_forward
+
+        rng = np.random.default_rng(cfg.run.root_seed)
+        logits = np.zeros((len(x), arch.n_classes))
+        t_prep = time.perf_counter()
+        with bar(len(x), "float SNN", args.quiet) as b:
+            for i in range(0, len(x), args.batch_size):
+                logits[i:i + args.batch_size] = float_forward(
+                    model, x[i:i + args.batch_size], timesteps=T, rng=rng, k_s=cfg.k_s(arch.d_k),
+                    k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
+                b.update(min(args.batch_size, len(x) - i))
+        t_run = time.perf_counter() - t_prep
+        drift = None
+        comp = None
+    else:
+        chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
+                          args.program_seed, args.model, args.quiet)
+        drift = chip.t_inference_s
+        comp = chip.drift_compensation
+        runner = Runner(chip, timesteps=T)
+        t_prep = time.perf_counter()
+        logits = np.zeros((len(x), arch.n_classes), dtype=np.int64)
+        with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
+            for i in range(0, len(x), args.batch_size):
+                j = min(len(x), i + args.batch_size)
+                logits[i:j] = runner.run_batch(x[i:j], ids[i:j])
+                b.update(j - i)
+        t_run = time.perf_counter() - t_prep
+    total = time.perf_counter() - t0
+    pred = predict(logits)
+    correct = int((pred == labels).sum())
+    acc = correct / len(labels)
+    res = {
+        "bittrue_version": __version__, "dataset": args.dataset, "split": args.split, "start": sel.start,
+        "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,
+        "drift_time_s": drift, "drift_compensation": comp, "timesteps": T, "root_seed": cfg.run.root_seed,
+        "program_seed": args.program_seed if args.device == "pcm" else None,
+        "images_per_s": len(labels) / t_run if t_run > 0 else None, "run_s": t_run,
+        "prepare_s": t_prep - t0, "total_s": total, "config_hash": cfg.config_hash(), "model": arch.name,
+    }
+    if args.json:
+        res["labels"] = labels.tolist()
+        res["predictions"] = pred.tolist()
+        res["logits"] = logits.tolist()
+        print(json.dumps(res))
+    else:
+        dev = args.device if args.device != "pcm" else (
+            f"pcm, t = {_fmt_time(drift)}, drift compensation {'on' if comp else 'off'}, program seed {args.program_seed}")
+        print(f"model      {arch.name} (T = {T})  device: {dev}")
+        print(f"dataset    {args.dataset}/{args.split}  samples {len(labels)} (from index {sel.start})")
+        print(f"accuracy   {acc:.4f}  ({correct}/{len(labels)})")
+        print(f"throughput {res['images_per_s']:.1f} images/s  (run {t_run:.2f} s; compile+program {t_prep - t0:.2f} s;"
+              f" total {total:.2f} s incl. JIT)")
+        print(f"config     {cfg.config_hash()}  root seed {cfg.run.root_seed}")
+    return 0
+
+
+def _fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    for unit, s in (("y", _UNITS["y"]), ("d", 86400.0), ("h", 3600.0), ("s", 1.0)):
+        if t >= s and abs(t / s - round(t / s)) < 1e-9:
+            return f"{round(t / s)}{unit}"
+    return f"{t:g} s"
+
+
+def cmd_compile(args) -> int:
+    from .compile import compile_model, file_sha256
+    from .fileio import atomic_output
+    from .hwfile import write_image
+    from .model import default_model_path
+    from .workloads import load_tokens
+
+    import h5py
+
+    cfg = load_config(args)
+    from .fileio import check_output
+
+    check_output(args.output, args.force)
+    model = load_model(args.model)
+    calib = None
+    if model.arch.name == "digits":
+        calib, _ = load_tokens("digits", "train", model.arch)
+        calib = calib[: cfg.tile.calibration_samples]
+    with bar(len(calib) if calib is not None else 0, "calibrate", args.quiet) as b:
+        image = compile_model(model, cfg, calib, model_sha256=file_sha256(args.model or default_model_path()),
+                              progress=lambda n: b.update(n - b.n))
+    with atomic_output(args.output, args.force) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            write_image(f, image)
+    print(f"hardware image {args.output}: {len(image.layers)} layers, "
+          f"ADC full scales {[int(x) for lay in image.layers for x in lay.i_fs_code]}")
+    return 0
+
+
+def cmd_program(args) -> int:
+    import h5py
+
+    from .fileio import atomic_output, check_output
+    from .hwfile import read_image, write_chip
+    from .program import program
+
+    check_output(args.output, args.force)
+    image = _open_h5(args.image, read_image)
+    chip = program(image, args.device, t_inference_s=args.drift_time,
+                   drift_compensation=False if args.no_drift_compensation else None, program_seed=args.program_seed)
+    with atomic_output(args.output, args.force) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            write_chip(f, chip)
+    print(f"chip {args.output}: device {chip.device}, t = {_fmt_time(chip.t_inference_s)}, "
+          f"drift compensation {'on' if chip.drift_compensation else 'off'}, "
+          f"alpha {[round(float(a), 4) for lay in chip.layers for a in lay.alpha]}")
+    return 0
+
+
+def _open_h5(path: str, reader):
+    import h5py
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{path}: file not found")
+    try:
+        f = h5py.File(p, "r")
+    except OSError:
+        raise ModelError(f"{path}: not an HDF5 file (or truncated)") from None
+    with f:
+        return reader(f)
+
+
+def cmd_info(args) -> int:
+    import h5py
+    import numba
+
+    info = {"bittrue": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
+            "numba": numba.__version__, "h5py": h5py.__version__, "threads": numba.get_num_threads(),
+            "numba_cache_dir": numba.config.CACHE_DIR or "(beside the kernel sources, __pycache__)",
+            "default_config_hash": HardwareConfig().config_hash()}
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for k, v in info.items():
+            print(f"{k:16s} {v}")
+    return 0
+
+
+COMMANDS = {"infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "quiet", False))
+    try:
+        _set_threads(getattr(args, "threads", None))
+        return COMMANDS[args.command](args)
+    except INPUT_ERRORS as exc:
+        print(f"bittrue {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"bittrue {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,0 +1,140 @@
+"""HDF5 (de)serialisation of hardware images (compile output) and programmed chips (program output).
+
+Both are written into an h5py group, so a golden-vector file can embed the chip it came from.
+
+Image group::
+
+    attrs: kind="hardware-image", arch_json, config_json, model_sha256
+    /pos_code int32 (N, D), /cls_code int32 (D,), /lif_theta_code/<name> int64 scalar
+    /layers/<NN>_<name>/ attrs name, layer_id;  g_pos_uS, g_neg_uS (in, out) float64;
+                          w_max, affine_a, affine_b (out,) float64; i_fs_code, sigma_code int64
+
+Chip group = an image group (``/image``) plus attrs kind="chip", device, t_inference_s,
+drift_compensation, program_seed, output_noise and per layer ``/layers/<NN>_<name>/``:
+``g_pos_code``, ``g_neg_code`` int16 (in, out), ``m_code``, ``b_code`` int64 (out,), ``alpha`` float64,
+attrs ``s_shift``.  ``g_diff_code`` is derived (G+ - G-).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .compile import HardwareImage, LayerImage
+from .config import HardwareConfig
+from .model import Architecture, ModelError
+from .program import Chip, LayerChip
+
+_FLOAT_FIELDS = ("g_pos_uS", "g_neg_uS", "w_max", "affine_a", "affine_b")
+
+
+def layer_key(layer_id: int, name: str) -> str:
+    return f"{layer_id:02d}_{name}"
+
+
+def _ds(g, name, data, **kw):
+    return g.create_dataset(name, data=data, **kw)
+
+
+def write_image(g, image: HardwareImage, *, floats: bool = True, compression: str | None = "gzip") -> None:
+    kw = dict(compression=compression, shuffle=True) if compression else {}
+    g.attrs["kind"] = "hardware-image"
+    g.attrs["arch_json"] = image.arch.to_json()
+    g.attrs["config_json"] = image.config.to_json()
+    g.attrs["model_sha256"] = image.model_sha256
+    _ds(g, "pos_code", np.asarray(image.pos_code, np.int32))
+    _ds(g, "cls_code", np.asarray(image.cls_code, np.int32))
+    gt = g.create_group("lif_theta_code", track_order=True)
+    for name, v in image.lif_theta_code.items():
+        gt.create_dataset(name, data=np.int64(v))
+    gl = g.create_group("layers", track_order=True)
+    for lay in image.layers:
+        x = gl.create_group(layer_key(lay.layer_id, lay.name), track_order=True)
+        x.attrs["name"] = lay.name
+        x.attrs["layer_id"] = lay.layer_id
+        if floats:
+            for f in _FLOAT_FIELDS:
+                _ds(x, f, np.asarray(getattr(lay, f), np.float64), **(kw if getattr(lay, f).ndim > 1 else {}))
+        _ds(x, "i_fs_code", np.asarray(lay.i_fs_code, np.int64))
+        _ds(x, "sigma_code", np.asarray(lay.sigma_code, np.int64))
+
+
+def read_image(g) -> HardwareImage:
+    try:
+        if g.attrs.get("kind") != "hardware-image":
+            raise ModelError("not a hardware image group")
+        arch = Architecture.from_json(g.attrs["arch_json"])
+        cfg = HardwareConfig.from_json(g.attrs["config_json"])
+        layers = []
+        shapes = arch.linear_shapes()
+        for key in g["layers"]:
+            x = g["layers"][key]
+            name = str(x.attrs["name"])
+            n_in, n_out = shapes[name]
+            vals = {f: (np.asarray(x[f][()], np.float64) if f in x else None) for f in _FLOAT_FIELDS}
+            if vals["g_pos_uS"] is None:  # integer-only image (inside a chip): floats not needed to run
+                vals = {f: np.zeros((n_in, n_out) if f.startswith("g_") else n_out) for f in _FLOAT_FIELDS}
+            layers.append(LayerImage(name=name, layer_id=int(x.attrs["layer_id"]), n_in=n_in, n_out=n_out,
+                                     i_fs_code=np.asarray(x["i_fs_code"][()], np.int64),
+                                     sigma_code=np.asarray(x["sigma_code"][()], np.int64), **vals))
+        theta = {k: int(g["lif_theta_code"][k][()]) for k in g["lif_theta_code"]}
+        return HardwareImage(arch=arch, config=cfg, layers=layers, lif_theta_code=theta,
+                             pos_code=np.asarray(g["pos_code"][()], np.int32),
+                             cls_code=np.asarray(g["cls_code"][()], np.int32),
+                             model_sha256=str(g.attrs.get("model_sha256", "")))
+    except ModelError:
+        raise
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        raise ModelError(f"hardware image: corrupt or incomplete ({exc})") from None
+
+
+def write_chip(g, chip: Chip, *, floats: bool = False, compression: str | None = "gzip") -> None:
+    kw = dict(compression=compression, shuffle=True) if compression else {}
+    g.attrs["kind"] = "chip"
+    g.attrs["device"] = chip.device
+    g.attrs["t_inference_s"] = float(chip.t_inference_s)
+    g.attrs["drift_compensation"] = bool(chip.drift_compensation)
+    g.attrs["program_seed"] = int(chip.program_seed)
+    g.attrs["output_noise"] = bool(chip.output_noise)
+    write_image(g.create_group("image", track_order=True), chip.image, floats=floats, compression=compression)
+    gl = g.create_group("layers", track_order=True)
+    for lay in chip.layers:
+        x = gl.create_group(layer_key(lay.layer_id, lay.name), track_order=True)
+        x.attrs["name"] = lay.name
+        x.attrs["layer_id"] = lay.layer_id
+        x.attrs["s_shift"] = int(lay.s_shift)
+        _ds(x, "g_pos_code", lay.g_pos_code, **kw)
+        _ds(x, "g_neg_code", lay.g_neg_code, **kw)
+        _ds(x, "m_code", lay.m_code)
+        _ds(x, "b_code", lay.b_code)
+        _ds(x, "alpha", np.asarray(lay.alpha, np.float64))
+
+
+def read_chip(g) -> Chip:
+    try:
+        if g.attrs.get("kind") != "chip":
+            raise ModelError("not a chip group")
+        image = read_image(g["image"])
+        by_name = {lay.name: lay for lay in image.layers}
+        layers = []
+        for key in g["layers"]:
+            x = g["layers"][key]
+            name = str(x.attrs["name"])
+            gp = np.asarray(x["g_pos_code"][()], np.int16)
+            gn = np.asarray(x["g_neg_code"][()], np.int16)
+            im = by_name[name]
+            if gp.shape != (im.n_in, im.n_out) or gn.shape != gp.shape:
+                raise ModelError(f"chip layer {name}: conductance image shape {gp.shape}, "
+                                 f"expected {(im.n_in, im.n_out)}")
+            layers.append(LayerChip(name=name, layer_id=int(x.attrs["layer_id"]), g_pos_code=gp, g_neg_code=gn,
+                                    g_diff_code=(gp.astype(np.int32) - gn).astype(np.int16),
+                                    i_fs_code=im.i_fs_code, sigma_code=im.sigma_code,
+                                    m_code=np.asarray(x["m_code"][()], np.int64),
+                                    b_code=np.asarray(x["b_code"][()], np.int64),
+                                    s_shift=int(x.attrs["s_shift"]), alpha=np.asarray(x["alpha"][()], np.float64)))
+        return Chip(image=image, layers=layers, device=str(g.attrs["device"]),
+                    t_inference_s=float(g.attrs["t_inference_s"]),
+                    drift_compensation=bool(g.attrs["drift_compensation"]),
+                    program_seed=int(g.attrs["program_seed"]), output_noise=bool(g.attrs["output_noise"]))
+    except ModelError:
+        raise
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        raise ModelError(f"chip: corrupt or incomplete ({exc})") from None

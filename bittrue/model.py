@@ -1,0 +1,262 @@
+"""Network architectures of spec 6 and the float-model file format (``.h5``).
+
+A float model is what training produces and what ``compile`` consumes.  File layout
+(format ``bittrue-float-model`` 1.x)::
+
+    /                         attrs: format, format_version, arch_json, training_json
+    /pos                      float32 (n_tokens, dim)   position embedding (residual units)
+    /cls                      float32 (dim,)            CLS vector (only if arch.cls_token)
+    /linear/<name>/weight     float32 (in, out)
+    /linear/<name>/bias       float32 (out,)
+    /linear/<name>/bn_gamma, bn_beta, bn_mean, bn_var   float32 (out,)   attr bn_eps
+    /lif/<name>               float32 scalar threshold (residual units)
+
+Linear layer names, in data-flow order: ``embed``, ``blocks.{b}.qkv``, ``blocks.{b}.proj``,
+``blocks.{b}.mlp1``, ``blocks.{b}.mlp2`` for each block, ``head``.  LIF names: ``blocks.{b}.in``,
+``.q``, ``.k``, ``.v``, ``.mlp_in``, ``.h`` and ``head.in``.  All values are in "residual units":
+the real number whose fixed-point code (``frac_bits`` fractional bits) the hardware stores.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .modes import Mask, parse_enum
+
+FORMAT = "bittrue-float-model"
+FORMAT_VERSION = "1.0.0"
+
+
+class ModelError(ValueError):
+    """A float model or hardware image file that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One row of the spec-6 table."""
+
+    name: str
+    token_features: int  #: spike inputs per token (patch pixels x channels)
+    n_patches: int  #: input tokens (image patches, or prompt tokens)
+    dim: int
+    depth: int
+    heads: int
+    d_k: int
+    mlp: int
+    timesteps: int
+    n_classes: int
+    mask: Mask = Mask.DIAGONAL
+    cls_token: bool = True
+    image_shape: tuple[int, ...] = ()  #: (H, W, C) for image models
+    patch: int = 0
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_patches + (1 if self.cls_token else 0)
+
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """Every linear layer (crossbar group) name -> (in, out), in data-flow order."""
+        d = {"embed": (self.token_features, self.dim)}
+        for b in range(self.depth):
+            d[f"blocks.{b}.qkv"] = (self.dim, 3 * self.dim)
+            d[f"blocks.{b}.proj"] = (self.dim, self.dim)
+            d[f"blocks.{b}.mlp1"] = (self.dim, self.mlp)
+            d[f"blocks.{b}.mlp2"] = (self.mlp, self.dim)
+        d["head"] = (self.dim, self.n_classes)
+        return d
+
+    def lif_names(self) -> list[str]:
+        names = []
+        for b in range(self.depth):
+            names += [f"blocks.{b}.{s}" for s in ("in", "q", "k", "v", "mlp_in", "h")]
+        return names + ["head.in"]
+
+    def to_json(self) -> str:
+        d = dataclasses.asdict(self)
+        d["mask"] = self.mask.name.lower()
+        d["image_shape"] = list(self.image_shape)
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Architecture":
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise ModelError("architecture: not a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ModelError(f"architecture: unknown fields {sorted(unknown)}")
+        try:
+            d["mask"] = parse_enum(Mask, d.get("mask", "diagonal"), "architecture.mask")
+            d["image_shape"] = tuple(d.get("image_shape", ()))
+            arch = cls(**d)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"architecture: {exc}") from None
+        arch.validate()
+        return arch
+
+    def validate(self) -> None:
+        for f in ("token_features", "n_patches", "dim", "depth", "heads", "d_k", "mlp", "timesteps",
+                  "n_classes"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1 << 16:
+                raise ModelError(f"architecture.{f} = {v!r}: must be an integer in 1..65536")
+        if self.heads * self.d_k != self.dim:
+            raise ModelError(f"architecture: heads x d_k = {self.heads}x{self.d_k} must equal dim = {self.dim}")
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "digits": Architecture(name="digits", token_features=4, n_patches=16, dim=64, depth=2, heads=4, d_k=16,
+                           mlp=256, timesteps=8, n_classes=10, mask=Mask.DIAGONAL, cls_token=True,
+                           image_shape=(8, 8, 1), patch=2),
+    "cifar10-vit-small": Architecture(name="cifar10-vit-small", token_features=48, n_patches=64, dim=512,
+                                      depth=6, heads=8, d_k=64, mlp=2048, timesteps=4, n_classes=10,
+                                      mask=Mask.DIAGONAL, cls_token=True, image_shape=(32, 32, 3), patch=4),
+}
+
+
+@dataclass
+class Linear:
+    weight: np.ndarray  #: (in, out) float32
+    bias: np.ndarray  #: (out,)
+    bn_gamma: np.ndarray
+    bn_beta: np.ndarray
+    bn_mean: np.ndarray
+    bn_var: np.ndarray
+    bn_eps: float = 1e-5
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b) such that BN(W x + bias) = a * (W x) + b, per output column."""
+        a = self.bn_gamma.astype(np.float64) / np.sqrt(self.bn_var.astype(np.float64) + self.bn_eps)
+        b = (self.bias.astype(np.float64) - self.bn_mean) * a + self.bn_beta
+        return a, b
+
+
+@dataclass
+class FloatModel:
+    arch: Architecture
+    linear: dict[str, Linear]
+    lif_threshold: dict[str, float]
+    pos: np.ndarray  #: (n_tokens, dim)
+    cls: np.ndarray  #: (dim,)
+    training: dict = field(default_factory=dict)
+
+    def validate(self) -> "FloatModel":
+        """Check every shape against the architecture and every value for NaN/Inf."""
+        arch = self.arch
+        shapes = arch.linear_shapes()
+        missing = set(shapes) - set(self.linear)
+        if missing:
+            raise ModelError(f"float model: missing linear layers {sorted(missing)}")
+        extra = set(self.linear) - set(shapes)
+        if extra:
+            raise ModelError(f"float model: unexpected linear layers {sorted(extra)}")
+        for name, (fin, fout) in shapes.items():
+            lin = self.linear[name]
+            _check(f"linear/{name}/weight", lin.weight, (fin, fout))
+            for p in ("bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var"):
+                _check(f"linear/{name}/{p}", getattr(lin, p), (fout,))
+            if np.any(lin.bn_var < 0):
+                raise ModelError(f"float model: linear/{name}/bn_var has negative entries")
+        missing = set(arch.lif_names()) - set(self.lif_threshold)
+        if missing:
+            raise ModelError(f"float model: missing LIF thresholds {sorted(missing)}")
+        for name, th in self.lif_threshold.items():
+            if not np.isfinite(th) or th <= 0:
+                raise ModelError(f"float model: lif/{name} threshold {th!r} must be a finite positive number")
+        _check("pos", self.pos, (arch.n_tokens, arch.dim))
+        _check("cls", self.cls, (arch.dim,))
+        return self
+
+
+def _check(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> None:
+    if tuple(arr.shape) != tuple(shape):
+        raise ModelError(f"float model: {name} has shape {tuple(arr.shape)}, architecture needs {tuple(shape)}")
+    if not np.all(np.isfinite(arr)):
+        raise ModelError(f"float model: {name} contains NaN or Inf values")
+
+
+def save_float_model(model: FloatModel, path: str | Path) -> None:
+    """Write ``model`` to ``path`` (deterministic bytes: no timestamps, fixed order)."""
+    model.validate()
+    with h5py.File(path, "w", track_order=True) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["arch_json"] = model.arch.to_json()
+        f.attrs["training_json"] = json.dumps(model.training, sort_keys=True)
+        f.create_dataset("pos", data=model.pos.astype(np.float32))
+        f.create_dataset("cls", data=model.cls.astype(np.float32))
+        g = f.create_group("linear", track_order=True)
+        for name in model.arch.linear_shapes():
+            lin = model.linear[name]
+            gl = g.create_group(name, track_order=True)
+            for p in ("weight", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var"):
+                gl.create_dataset(p, data=np.asarray(getattr(lin, p), dtype=np.float32))
+            gl.attrs["bn_eps"] = float(lin.bn_eps)
+        gt = f.create_group("lif", track_order=True)
+        for name in model.arch.lif_names():
+            gt.create_dataset(name, data=np.float32(model.lif_threshold[name]))
+
+
+def load_float_model(path: str | Path) -> FloatModel:
+    """Read and validate a float model; raise :class:`ModelError` with one clear line on any problem."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"float model {path}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise ModelError(f"float model {path}: not an HDF5 file (or truncated)") from None
+    try:
+        with f:
+            fmt = f.attrs.get("format")
+            if fmt != FORMAT:
+                raise ModelError(f"float model {path}: format is {fmt!r}, expected {FORMAT!r}")
+            ver = str(f.attrs.get("format_version", "0"))
+            if ver.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+                raise ModelError(f"float model {path}: format version {ver} is not supported "
+                                 f"(this bittrue reads {FORMAT_VERSION.split('.')[0]}.x)")
+            arch = Architecture.from_json(f.attrs["arch_json"])
+            linear = {}
+            for name in f["linear"]:
+                gl = f["linear"][name]
+                linear[name] = Linear(*(np.asarray(gl[p][()], dtype=np.float32) for p in
+                                        ("weight", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var")),
+                                      bn_eps=float(gl.attrs.get("bn_eps", 1e-5)))
+            lif = {name: float(f["lif"][name][()]) for name in f["lif"]}
+            training = json.loads(f.attrs.get("training_json", "{}"))
+            model = FloatModel(arch=arch, linear=linear, lif_threshold=lif,
+                               pos=np.asarray(f["pos"][()], dtype=np.float32),
+                               cls=np.asarray(f["cls"][()], dtype=np.float32), training=training)
+    except ModelError:
+        raise
+    except (KeyError, OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"float model {path}: corrupt or incomplete ({exc})") from None
+    return model.validate()
+
+
+def random_float_model(arch: Architecture, seed: int = 0, threshold: float = 1.0) -> FloatModel:
+    """A random (untrained) model of ``arch``: for benchmarks and tests."""
+    rng = np.random.default_rng(seed)
+    linear = {}
+    for name, (fin, fout) in arch.linear_shapes().items():
+        w = rng.normal(0.0, 1.0 / np.sqrt(fin), size=(fin, fout)).astype(np.float32)
+        linear[name] = Linear(weight=w, bias=np.zeros(fout, np.float32), bn_gamma=np.ones(fout, np.float32),
+                              bn_beta=np.zeros(fout, np.float32), bn_mean=np.zeros(fout, np.float32),
+                              bn_var=np.ones(fout, np.float32))
+    lif = {n: float(threshold) for n in arch.lif_names()}
+    pos = rng.normal(0, 0.1, size=(arch.n_tokens, arch.dim)).astype(np.float32)
+    cls = rng.normal(0, 0.1, size=(arch.dim,)).astype(np.float32)
+    return FloatModel(arch=arch, linear=linear, lif_threshold=lif, pos=pos, cls=cls).validate()
+
+
+def default_model_path(name: str = "digits") -> Path:
+    """Path of a model shipped in the package (``bittrue/models/<name>.h5``)."""
+    from importlib.resources import files
+
+    return Path(str(files("bittrue") / "models" / f"{name}.h5"))

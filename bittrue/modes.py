@@ -1,0 +1,68 @@
+"""Named integer modes passed to kernels as small ints (never booleans).
+
+Every enum here is an :class:`enum.IntEnum`; kernels receive ``int(mode)``.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class Overflow(enum.IntEnum):
+    """What a register does when a result leaves its range."""
+
+    SATURATE = 0  #: clamp to the register's min/max (XPK-1 default, spec 1.1)
+    WRAP = 1  #: two's-complement wrap-around (explicit, never implicit)
+
+
+class Rounding(enum.IntEnum):
+    """How a right shift or a division drops fractional bits."""
+
+    FLOOR = 0  #: arithmetic right shift (spec 1.2)
+    HALF_UP = 1  #: floor(x + 1/2), round to nearest (spec 1.2)
+
+
+class Mask(enum.IntEnum):
+    """SSA score mask (spec 3.2)."""
+
+    NONE = 0
+    DIAGONAL = 1  #: S[i, i] = 0: a token does not attend to itself
+    CAUSAL = 2  #: S[i, j] = 0 for j > i
+
+
+class Reset(enum.IntEnum):
+    """LIF reset after a spike (spec 5.1)."""
+
+    HARD = 0  #: v <- 0
+    SOFT = 1  #: v <- v - theta
+
+
+class Sharing(enum.IntEnum):
+    """How many comparators one LFSR feeds (spec 2.4)."""
+
+    COMPARATOR = 0  #: one LFSR per comparator (default)
+    ROW = 1  #: one LFSR per comparator row
+    ARRAY = 2  #: one LFSR per comparator array
+
+
+class Mapping(enum.IntEnum):
+    """Weight-to-conductance scaling granularity (spec 4.3)."""
+
+    COLUMN = 0  #: w_max per output column (default)
+    TILE = 1  #: w_max per crossbar tile
+
+
+def parse_enum(enum_cls: type[enum.IntEnum], value: object, field: str) -> enum.IntEnum:
+    """Turn a name (case-insensitive), int or member into ``enum_cls``; ValueError names the field."""
+    if isinstance(value, enum_cls):
+        return value
+    if isinstance(value, str):
+        key = value.strip().upper().replace("-", "_")
+        if key in enum_cls.__members__:
+            return enum_cls[key]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return enum_cls(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(m.name.lower() for m in enum_cls)
+    raise ValueError(f"{field}: {value!r} is not one of {allowed}")

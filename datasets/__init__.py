@@ -1,0 +1,1 @@
+"""Datasets for bittrue (numpy only).  Installed as ``bittrue.datasets``."""

@@ -1,0 +1,49 @@
+"""Shared pytest setup: hypothesis profiles, version header, importable test helpers.
+
+Profiles (select with ``HYPOTHESIS_PROFILE=dev|ci|nightly``, default ``dev``):
+
+* ``dev``: 25 examples, no deadline (JIT compilation makes first calls slow);
+* ``ci``: hypothesis' built-in ``ci`` profile plus ``deadline=None``, 60 examples;
+* ``nightly``: 500 examples, no deadline.
+
+``tests/`` is put on ``sys.path`` so test modules can ``import reference`` and
+``import strategies`` under ``--import-mode=importlib``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("ci", parent=settings.get_profile("ci"), deadline=None, max_examples=60)
+settings.register_profile("nightly", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+settings.load_profile(_PROFILE)
+
+
+def pytest_report_header(config):
+    import numba
+    import numpy
+
+    try:
+        import h5py
+        h5 = f"h5py {h5py.__version__} (HDF5 {h5py.version.hdf5_version})"
+    except ImportError:  # pragma: no cover
+        h5 = "h5py missing"
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel run yet
+        layer = "not yet chosen"
+    return [
+        f"bittrue: numpy {numpy.__version__}, numba {numba.__version__}, {h5}",
+        f"numba threads: {numba.get_num_threads()} (NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}),"
+        f" threading layer {layer}, hypothesis profile {_PROFILE}",
+    ]
