@@ -1,4 +1,4 @@
-"""AIMC crossbar tiles: spike-driven current summation, output noise, ADC, digital partial sums
+r"""AIMC crossbar tiles: spike-driven current summation, output noise, ADC, digital partial sums
 and requantisation (spec 4.1, 4.2, 4.4 output noise, 4.5-4.7), fused per layer.
 
 One linear layer of shape ``in x out`` is split into ``ceil(in/rows) x ceil(out/cols)`` tiles::
@@ -42,7 +42,7 @@ from .lfsr import splitmix64
 _IH_MEAN2 = 12 * 65535  # twice the mean (kept even-exact in integers)
 
 
-@njit(cache=True)
+@njit("uint64(uint64, int64, int64, int64, int64)", cache=True)
 def noise_key_prefix(root, sample, layer, t, token):
     """Key prefix of the conversions of one (sample, layer, time step, token).
 
@@ -55,7 +55,7 @@ def noise_key_prefix(root, sample, layer, t, token):
     return splitmix64(h ^ np.uint64(token))
 
 
-@njit(cache=True)
+@njit("uint64(uint64, int64, int64)", cache=True)
 def noise_key(prefix, tile, column):
     """64-bit key of one conversion: ``splitmix64(prefix ^ (tile << 32 | column))``.
 
@@ -65,12 +65,12 @@ def noise_key(prefix, tile, column):
     return splitmix64(np.uint64(prefix) ^ ((np.uint64(tile) << np.uint64(32)) | np.uint64(column)))
 
 
-@njit(cache=True)
+@njit("int64(uint64, int64)", cache=True)
 def noise_gauss_code(key, sigma_code):
     """Integer zero-mean Gaussian sample for one conversion.
 
     ``z2 = 2 * sum_{i<12} u_i - 12 * 65535`` with ``u_i`` the twelve 16-bit words of
-    ``splitmix64(key + 1), splitmix64(key + 2), splitmix64(key + 3)`` (an Irwin-Hall sum: mean 0,
+    ``splitmix64(key ^ 1), splitmix64(key ^ 2), splitmix64(key ^ 3)`` (an Irwin-Hall sum: mean 0,
     standard deviation of ``z2 / 2`` is 65536 within 1e-5).  The noise in current units is
     ``round(z2 * sigma_code / 2^(16 + 8 + 1))``, i.e. sigma = ``sigma_code / 2^8`` current units.
 
@@ -85,7 +85,7 @@ def noise_gauss_code(key, sigma_code):
     """
     s = np.int64(0)
     for j in range(3):
-        w = splitmix64(np.uint64(key) + np.uint64(j + 1))
+        w = splitmix64(np.uint64(key) ^ np.uint64(j + 1))
         for q in range(4):
             s += np.int64((w >> np.uint64(16 * q)) & np.uint64(0xFFFF))
     z2 = 2 * s - _IH_MEAN2

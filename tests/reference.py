@@ -12,6 +12,7 @@ Sections (append new blocks as new sections, keep the ``ref_`` prefix):
     3. input encoder (spec 5.3)
     4. SSA engine (spec 3)
     5. LIF neuron and residual stream (spec 5.1, 5.2)
+    6. AIMC crossbar, output noise, ADC, requantisation (spec 4)
 """
 from __future__ import annotations
 
@@ -150,3 +151,78 @@ def ref_lif_update(v, y, theta: int, leak_shift: int, reset: int, width: int):
 
 def ref_residual_add(r, y, width: int):
     return [ref_sat_s(int(a) + int(b), width) for a, b in zip(r, y)]
+
+
+# =============================================================================
+# 6. AIMC crossbar, output noise, ADC, requantisation (spec 4.1, 4.2, 4.4, 4.6, 4.7)
+# =============================================================================
+def ref_div_round(x: int, d: int) -> int:
+    """floor(x / d + 1/2) for d > 0 (Python ints: // is floor)."""
+    return (2 * x + d) // (2 * d)
+
+
+def ref_noise_key_prefix(root: int, sample: int, layer: int, t: int, token: int) -> int:
+    h = ref_splitmix64(root & MASK64)
+    for w in (sample, layer, t, token):
+        h = ref_splitmix64(h ^ (w & MASK64))
+    return h
+
+
+def ref_noise_key(prefix: int, tile: int, column: int) -> int:
+    return ref_splitmix64(prefix ^ (((tile << 32) | column) & MASK64))
+
+
+def ref_noise_gauss(key: int, sigma_code: int) -> int:
+    """Irwin-Hall sum of twelve 16-bit words of splitmix64(key ^ 1..3), scaled by sigma_code / 2^8."""
+    s = 0
+    for j in range(3):
+        w = ref_splitmix64(key ^ (j + 1))
+        for q in range(4):
+            s += (w >> (16 * q)) & 0xFFFF
+    z2 = 2 * s - 12 * 65535
+    return ref_div_round(z2 * sigma_code, 1 << 25)
+
+
+def ref_adc(i: int, i_fs: int, bits: int) -> int:
+    """clamp(round(I * 2^(b-1) / I_fs), -2^(b-1), 2^(b-1)-1)."""
+    return ref_sat_s(ref_div_round(i * (1 << (bits - 1)), i_fs), bits)
+
+
+def ref_requant(acc: int, m: int, b: int, s: int, width: int) -> int:
+    return ref_sat_s((acc * m + b) >> s, width)
+
+
+def ref_crossbar_layer(spikes, g_diff, rows: int, cols: int, i_fs, sigma, bits: int, noise_on: int,
+                       root: int, sample_ids, layer_id: int, t: int, m, b, s: int, width: int):
+    """Naive crossbar layer: spikes[b][n][r] (0/1), g_diff[r][c] -> (y, i_log, noise_log, adc_log).
+
+    Tiles of ``rows x cols``; per row tile the column current, noise and ADC code; codes summed over row
+    tiles, then requantised.  Logs are nested lists indexed [b][n][row_tile][c].
+    """
+    nb, nt, n_in = len(spikes), len(spikes[0]), len(spikes[0][0])
+    n_out = len(g_diff[0])
+    n_rt = -(-n_in // rows)
+    n_ct = -(-n_out // cols)
+    y = [[[0] * n_out for _ in range(nt)] for _ in range(nb)]
+    i_log = [[[[0] * n_out for _ in range(n_rt)] for _ in range(nt)] for _ in range(nb)]
+    n_log = [[[[0] * n_out for _ in range(n_rt)] for _ in range(nt)] for _ in range(nb)]
+    a_log = [[[[0] * n_out for _ in range(n_rt)] for _ in range(nt)] for _ in range(nb)]
+    for bi in range(nb):
+        for tok in range(nt):
+            prefix = ref_noise_key_prefix(root, int(sample_ids[bi]), layer_id, t, tok)
+            for c in range(n_out):
+                ct = c // cols
+                acc = 0
+                for rt in range(n_rt):
+                    cur = 0
+                    for r in range(rt * rows, min(n_in, (rt + 1) * rows)):
+                        if spikes[bi][tok][r]:
+                            cur += int(g_diff[r][c])
+                    nz = ref_noise_gauss(ref_noise_key(prefix, rt * n_ct + ct, c), int(sigma[ct])) if noise_on else 0
+                    code = ref_adc(cur + nz, int(i_fs[ct]), bits)
+                    acc += code
+                    i_log[bi][tok][rt][c] = cur
+                    n_log[bi][tok][rt][c] = nz
+                    a_log[bi][tok][rt][c] = code
+                y[bi][tok][c] = ref_requant(acc, int(m[c]), int(b[c]), s, width)
+    return y, i_log, n_log, a_log

@@ -1,0 +1,163 @@
+"""Crossbar, output noise, ADC and requantisation kernels against tests/reference.py and hand tables."""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import example, given, strategies as st
+
+import reference as ref
+from bittrue.kernels import crossbar as xb
+
+
+# ---------------------------------------------------------------- hand tables
+@pytest.mark.parametrize("fn", [xb.adc_convert, xb.adc_convert.py_func])
+def test_adc_table(fn):
+    # I_fs = 100, 8 bits: code = round(I * 128 / 100), clamped to -128..127
+    table = [(0, 0), (1, 1), (-1, -1), (39, 50), (40, 51), (-40, -51), (99, 127), (100, 127),
+             (-100, -128), (-101, -128), (10**6, 127), (-10**6, -128), (3, 4)]
+    for i, code in table:
+        assert fn(i, 100, 8) == code, (i, code)
+    # round half up: 0.5 LSB -> +1, -0.5 LSB -> 0
+    assert fn(1, 256, 8) == 1 and fn(-1, 256, 8) == 0
+
+
+@pytest.mark.parametrize("fn", [xb.requant_code, xb.requant_code.py_func])
+def test_requant_table(fn):
+    assert fn(3, 5, 0, 0, 16) == 15
+    assert fn(3, 5, 2, 2, 16) == (15 + 2) >> 2
+    assert fn(-3, 5, 2, 2, 16) == (-15 + 2) >> 2  # arithmetic (floor) shift
+    assert fn(10**6, 1000, 0, 0, 16) == 32767
+    assert fn(-10**6, 1000, 0, 0, 16) == -32768
+
+
+def test_noise_gauss_statistics():
+    """Mean 0 and sigma = sigma_code / 256 over 200k keys; bounds at > 6 sigma of the estimators.
+
+    With n = 200000 draws of sigma 40: sd of the mean = 40/sqrt(n) = 0.089 -> bound 0.6 (6.7 sd);
+    sd of the sample variance ~ sigma^2 sqrt(2/n) = 5.1 -> bound on variance 1600 +- 35 (6.9 sd).
+    P(false failure) < 1e-10.  The generator is deterministic, so this test is too.
+    """
+    n = 200_000
+    sig = 40 * 256
+    vals = np.array([xb.noise_gauss_code(np.uint64(k * 0x9E3779B97F4A7C15 % (1 << 64)), sig) for k in range(n)])
+    assert abs(vals.mean()) < 0.6
+    assert abs(vals.var() - 1600) < 35
+    assert np.abs(vals).max() <= 12 * 65536 * sig // (1 << 25) + 1
+
+
+@given(st.integers(0, (1 << 64) - 1), st.integers(0, 1 << 20))
+@example(0, 0)
+@example((1 << 64) - 1, 1 << 20)
+def test_noise_matches_reference(key, sigma):
+    assert xb.noise_gauss_code(np.uint64(key), sigma) == ref.ref_noise_gauss(key, sigma)
+    assert xb.noise_gauss_code.py_func(np.uint64(key), sigma) == ref.ref_noise_gauss(key, sigma)
+
+
+@given(st.integers(0, (1 << 64) - 1), st.integers(0, 1 << 40), st.integers(0, 300), st.integers(0, 63),
+       st.integers(0, 1000), st.integers(0, 7), st.integers(0, 4095))
+def test_noise_key_matches_reference(root, sample, layer, t, token, tile, col):
+    p = xb.noise_key_prefix(np.uint64(root), sample, layer, t, token)
+    assert int(p) == ref.ref_noise_key_prefix(root, sample, layer, t, token)
+    assert int(xb.noise_key(p, tile, col)) == ref.ref_noise_key(int(p), tile, col)
+
+
+# ---------------------------------------------------------------- property: ADC
+@given(st.integers(-(1 << 30), 1 << 30), st.integers(-(1 << 30), 1 << 30), st.integers(1, 1 << 24),
+       st.integers(1, 16))
+def test_adc_monotone_and_clamped(i1, i2, fs, bits):
+    lo, hi = sorted((i1, i2))
+    c_lo, c_hi = xb.adc_convert(lo, fs, bits), xb.adc_convert(hi, fs, bits)
+    assert c_lo <= c_hi
+    assert -(1 << (bits - 1)) <= c_lo and c_hi <= (1 << (bits - 1)) - 1
+    assert c_hi == ref.ref_adc(hi, fs, bits)
+
+
+# ---------------------------------------------------------------- crossbar layer vs reference
+@st.composite
+def xbar_case(draw):
+    nb = draw(st.integers(1, 3))
+    nt = draw(st.integers(1, 4))
+    n_in = draw(st.integers(1, 20))
+    n_out = draw(st.integers(1, 12))
+    rows = draw(st.integers(1, 8))
+    cols = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 2**32 - 1))
+    density = draw(st.sampled_from([0.0, 0.15, 0.5, 1.0]))
+    bits = draw(st.integers(1, 12))
+    noise_on = draw(st.integers(0, 1))
+    rng = np.random.default_rng(seed)
+    spikes = (rng.random((nb, nt, n_in)) < density).astype(np.uint8)
+    g = rng.integers(-4096, 4097, size=(n_in, n_out)).astype(np.int16)
+    n_ct = -(-n_out // cols)
+    i_fs = rng.integers(1, 50000, size=n_ct).astype(np.int64)
+    sigma = rng.integers(0, 5000, size=n_ct).astype(np.int64)
+    m = rng.integers(-(1 << 15), 1 << 15, size=n_out).astype(np.int64)
+    b = rng.integers(-(1 << 20), 1 << 20, size=n_out).astype(np.int64)
+    s = int(rng.integers(0, 16))
+    ids = rng.integers(0, 10**6, size=nb).astype(np.int64)
+    return dict(spikes=spikes, g=g, rows=rows, cols=cols, i_fs=i_fs, sigma=sigma, bits=bits, noise_on=noise_on,
+                root=int(rng.integers(0, 2**63)), ids=ids, layer=int(rng.integers(0, 20)), t=int(rng.integers(0, 8)),
+                m=m, b=b, s=s)
+
+
+def _run_kernel(fn, c):
+    nb, nt, n_in = c["spikes"].shape
+    n_out = c["g"].shape[1]
+    n_rt = -(-n_in // c["rows"])
+    y = np.zeros((nb, nt, n_out), np.int32)
+    il = np.zeros((nb, nt, n_rt, n_out), np.int32)
+    nl = np.zeros_like(il)
+    al = np.zeros((nb, nt, n_rt, n_out), np.int16)
+    fn(c["spikes"], c["g"], c["rows"], c["cols"], c["i_fs"], c["sigma"], c["bits"], c["noise_on"],
+       np.uint64(c["root"]), c["ids"], c["layer"], c["t"], c["m"], c["b"], c["s"], 16, y, il, nl, al)
+    return y, il, nl, al
+
+
+@given(xbar_case())
+def test_crossbar_layer_matches_reference(c):
+    want = ref.ref_crossbar_layer(c["spikes"].tolist(), c["g"].tolist(), c["rows"], c["cols"], c["i_fs"], c["sigma"],
+                                  c["bits"], c["noise_on"], c["root"], c["ids"], c["layer"], c["t"], c["m"], c["b"],
+                                  c["s"], 16)
+    got = _run_kernel(xb.crossbar_layer, c)
+    for w, g in zip(want, got):
+        assert np.array_equal(np.asarray(w), g)
+
+
+def test_crossbar_layer_py_func_and_no_log():
+    from hypothesis import find  # noqa: F401  (only the strategy machinery below)
+
+    rng = np.random.default_rng(5)
+    c = dict(spikes=(rng.random((2, 3, 10)) < 0.3).astype(np.uint8), g=rng.integers(-4096, 4097, (10, 7)).astype(np.int16),
+             rows=4, cols=3, i_fs=np.array([9000, 7000, 5000], np.int64), sigma=np.array([300, 200, 100], np.int64),
+             bits=8, noise_on=1, root=123, ids=np.array([7, 9], np.int64), layer=3, t=2,
+             m=rng.integers(-30000, 30000, 7).astype(np.int64), b=rng.integers(-99999, 99999, 7).astype(np.int64), s=9)
+    jit = _run_kernel(xb.crossbar_layer, c)
+    py = _run_kernel(xb.crossbar_layer.py_func, c)
+    for a, b in zip(jit, py):
+        assert np.array_equal(a, b)
+    # logging off gives the same outputs
+    y = np.zeros_like(jit[0])
+    e = np.zeros((0, 0, 0, 0), np.int32)
+    xb.crossbar_layer(c["spikes"], c["g"], 4, 3, c["i_fs"], c["sigma"], 8, 1, np.uint64(123), c["ids"], 3, 2,
+                      c["m"], c["b"], 9, 16, y, e, e, np.zeros((0, 0, 0, 0), np.int16))
+    assert np.array_equal(y, jit[0])
+
+
+def test_crossbar_threads_identical():
+    """Byte-identical output with 1 thread and with all threads."""
+    rng = np.random.default_rng(11)
+    c = dict(spikes=(rng.random((16, 17, 64)) < 0.2).astype(np.uint8), g=rng.integers(-4096, 4097, (64, 96)).astype(np.int16),
+             rows=32, cols=40, i_fs=np.array([20000, 15000, 9000], np.int64), sigma=np.array([500, 400, 300], np.int64),
+             bits=8, noise_on=1, root=2**63 + 5, ids=np.arange(16, dtype=np.int64) * 3, layer=1, t=4,
+             m=rng.integers(-30000, 30000, 96).astype(np.int64), b=rng.integers(-99999, 99999, 96).astype(np.int64), s=12)
+    n0 = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _run_kernel(xb.crossbar_layer, c)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = _run_kernel(xb.crossbar_layer, c)
+    finally:
+        numba.set_num_threads(n0)
+    for a, b in zip(one, many):
+        assert a.tobytes() == b.tobytes()
