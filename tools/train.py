@@ -128,7 +128,8 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespa
 
     class State:
         noise = 0.0  # current noise scale (ramped)
-        forward_id = 0  # one PCM weight-noise draw per network forward (a chip), shared by all time steps
+        forward_id = 0
+        ssa_sample = True  # False: S and O are their expectations (curriculum, --ssa-warmup)  # one PCM weight-noise draw per network forward (a chip), shared by all time steps
         max_abs_r = 0.0
 
     state = State()
@@ -231,9 +232,11 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespa
                     k = self.S(pre + "k", u[..., D:2 * D]).reshape(B, N, H, dk).transpose(1, 2)
                     v = self.S(pre + "v", u[..., 2 * D:]).reshape(B, N, H, dk).transpose(1, 2)
                     c = q @ k.transpose(-1, -2)
-                    sc = bern_ste(self.mask * c.clamp(max=k_s) / k_s)
+                    sc = self.mask * c.clamp(max=k_s) / k_s
+                    sc = bern_ste(sc) if state.ssa_sample else sc
                     pc = sc @ v
-                    o = bern_ste(pc.clamp(max=k_o) / k_o)
+                    o = pc.clamp(max=k_o) / k_o
+                    o = bern_ste(o) if state.ssa_sample else o
                     o = o.transpose(1, 2).reshape(B, N, D)
                     r = r + self.L(pre + "proj", o)
                     s2 = self.S(pre + "mlp_in", r)
