@@ -166,11 +166,14 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     n_rt = (n_in + tile_rows - 1) // tile_rows
     n_ct = (n_out + tile_cols - 1) // tile_cols
     log = i_log.shape[0] > 0
+    half = np.int64(1) << np.int64(adc_bits - 1)
     for bn in prange(nb * nt):
         bn64 = np.int64(bn)
         bi = bn64 // nt
         tok = bn64 - bi * nt
         cur = np.zeros(n_out, dtype=np.int32)
+        nzv = np.zeros(n_out, dtype=np.int64)
+        codes = np.empty(n_out, dtype=np.int64)
         acc = np.zeros(n_out, dtype=np.int64)
         prefix = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
         for rt in range(n_rt):
@@ -181,18 +184,39 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
                     g_row = g_diff_code[r]
                     for c in range(n_out):
                         cur[c] += g_row[c]
-            for c in range(n_out):
-                ct = c // tile_cols
-                i = np.int64(cur[c])
-                nz = np.int64(0)
+            for ct in range(n_ct):
+                c0 = ct * tile_cols
+                c1 = min(n_out, c0 + tile_cols)
                 if noise_on != 0:
-                    key = noise_key(prefix, rt * n_ct + ct, c)
-                    nz = noise_gauss_code(key, sigma_code[ct])
-                code = adc_convert(i + nz, i_fs_code[ct], adc_bits)
-                acc[c] += code
-                if log:
+                    tile = np.int64(rt * n_ct + ct)
+                    sig = sigma_code[ct]
+                    for c in range(c0, c1):
+                        nzv[c] = noise_gauss_code(noise_key(prefix, tile, c), sig)
+                _adc_range(cur, nzv, c0, c1, i_fs_code[ct], adc_bits, half, codes)
+                for c in range(c0, c1):
+                    acc[c] += codes[c]
+            if log:
+                for c in range(n_out):
                     i_log[bi, tok, rt, c] = cur[c]
-                    noise_log[bi, tok, rt, c] = nz
-                    adc_log[bi, tok, rt, c] = code
+                    noise_log[bi, tok, rt, c] = nzv[c]
+                    adc_log[bi, tok, rt, c] = codes[c]
         for c in range(n_out):
             y_code[bi, tok, c] = requant_code(acc[c], m_code[c], b_code[c], s_shift, out_width)
+
+
+@njit(cache=True)
+def _adc_range(cur, nzv, c0, c1, i_fs, bits, half, codes):
+    """``codes[c] = adc_convert(cur[c] + nzv[c], i_fs, bits)`` for c in c0..c1, in a vectorisable form.
+
+    The quotient ``floor((2 x 2^(b-1) + I_fs) / (2 I_fs))`` is estimated by a float64 division (numerator
+    and denominator are exact in float64: |x| < 2^40) and then corrected by one exact integer step, so
+    the result equals :func:`adc_convert` for every input (tested against it).
+    """
+    den = np.int64(2) * i_fs
+    inv = 1.0 / np.float64(den)
+    for c in range(c0, c1):
+        num = (np.int64(cur[c]) + nzv[c]) * (np.int64(2) * half) + i_fs
+        q = np.int64(np.floor(np.float64(num) * inv))
+        r = num - q * den
+        q += np.int64(r >= den) - np.int64(r < 0)
+        codes[c] = min(max(q, -half), half - np.int64(1))

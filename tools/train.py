@@ -53,11 +53,12 @@ def _parse(argv):
     ap.add_argument("--out", type=Path, default=ROOT / "bittrue/models/digits.h5", help="float model (.h5)")
     ap.add_argument("--ann-out", type=Path, default=None,
                     help="ANN baseline weights (.npz); default: <out stem>-ann.npz next to --out")
-    ap.add_argument("--epochs", type=int, default=60, help="SNN training epochs")
-    ap.add_argument("--ann-epochs", type=int, default=100, help="ANN training epochs (0: skip the ANN)")
+    ap.add_argument("--epochs", type=int, default=100, help="SNN training epochs")
+    ap.add_argument("--ann-epochs", type=int, default=60, help="ANN training epochs (0: skip the ANN)")
     ap.add_argument("--seed", type=int, default=0, help="seed of torch, numpy and data order")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine to 0)")
+    ap.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (cosine to 0)")
+    ap.add_argument("--ann-lr", type=float, default=2e-3, help="ANN Adam learning rate")
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--label-smoothing", type=float, default=0.05)
     ap.add_argument("--shift-prob", type=float, default=0.5,
@@ -65,6 +66,10 @@ def _parse(argv):
     ap.add_argument("--pcm-noise", type=float, default=1.0, help="scale of the PCM stochastic terms (0: off)")
     ap.add_argument("--pcm-time", type=float, default=86400.0, help="PCM inference time for drift, s")
     ap.add_argument("--noise-warmup", type=int, default=5, help="epochs over which the noise ramps up")
+    ap.add_argument("--ssa-warmup", type=int, default=15,
+                    help="first epochs with S and O replaced by their expectations (curriculum), then sampled")
+    ap.add_argument("--qkv-beta-init", type=float, default=1.5,
+                    help="initial BN beta of the qkv layers (high q/k/v rates make the SSA less noisy)")
     ap.add_argument("--adc-bits", type=int, default=8, help="ADC bits in training (0: no ADC model)")
     ap.add_argument("--out-noise", type=float, default=0.5, help="ADC output noise sigma, LSB")
     ap.add_argument("--threshold", type=float, default=1.0, help="LIF threshold (residual units)")
@@ -203,6 +208,9 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespa
                                       for n in arch.lif_names()})
             self.pos = nn.Parameter(0.1 * torch.randn(arch.n_tokens, D))
             self.cls = nn.Parameter(0.1 * torch.randn(D))
+            with torch.no_grad():
+                for b in range(arch.depth):
+                    self.lin[f"blocks_{b}_qkv"].bn.bias.fill_(args.qkv_beta_init)
             m = torch.ones(arch.n_tokens, arch.n_tokens)
             m.fill_diagonal_(0)
             self.register_buffer("mask", m)
@@ -387,6 +395,7 @@ def main(argv=None) -> int:
         for ep in range(epochs):
             if noise:
                 state.noise = min(1.0, (ep + 1) / max(1, args.noise_warmup))
+                state.ssa_sample = ep >= args.ssa_warmup
             tot, correct, n = 0.0, 0, 0
             for xb, yb in batches(ep):
                 x = torch.from_numpy(xb.astype(np.float32)) * scale
@@ -403,15 +412,18 @@ def main(argv=None) -> int:
                 state.noise, saved = 0.0, state.noise
                 te = accuracy(net, xte_code, yte, scale)
                 state.noise = saved
+                if noise and not state.ssa_sample:
+                    log(args, "  (test accuracy above: SSA in expectation form, curriculum phase)")
                 log(args, f"{name} epoch {ep + 1}/{epochs}: loss {tot / n:.4f} train(aug,noisy) {correct / n:.4f} "
                           f"test {te:.4f}  [{time.perf_counter() - t_start:.0f} s]")
         state.noise = 0.0
+        state.ssa_sample = True
 
     # ---- ANN baseline
     ann_acc = None
     if args.ann_epochs > 0:
         ann = ANN()
-        fit(ann, args.ann_epochs, 1.0 / 255.0, args.lr, "ann")
+        fit(ann, args.ann_epochs, 1.0 / 255.0, args.ann_lr, "ann")
         ann_acc = accuracy(ann, xte_code, yte, 1.0 / 255.0)
         arrays = ann_to_arrays(ann, arch)
         sys.path.insert(0, str(ROOT / "tools"))
@@ -448,7 +460,7 @@ def main(argv=None) -> int:
     training = {
         "seed": args.seed, "epochs": args.epochs, "ann_epochs": args.ann_epochs, "command": cmd,
         "torch_version": torch.__version__, "numpy_version": np.__version__,
-        "optimizer": f"AdamW lr={args.lr} wd={args.weight_decay} one-cycle cosine, batch {args.batch}",
+        "optimizer": f"AdamW lr={args.lr} (ANN {args.ann_lr}) wd={args.weight_decay} one-cycle cosine, batch {args.batch}",
         "label_smoothing": args.label_smoothing, "shift_prob": args.shift_prob,
         "surrogate": "atan alpha=2, reset detached", "threshold_learned": bool(args.learn_threshold),
         "leak_shift": args.leak_shift, "reset": args.reset, "k_s": k_s, "k_o": k_o,

@@ -161,3 +161,19 @@ def test_crossbar_threads_identical():
         numba.set_num_threads(n0)
     for a, b in zip(one, many):
         assert a.tobytes() == b.tobytes()
+
+
+@given(st.lists(st.integers(-(1 << 27), 1 << 27), min_size=1, max_size=40),
+       st.lists(st.integers(-(1 << 22), 1 << 22), min_size=40, max_size=40),
+       st.integers(1, 1 << 31), st.integers(1, 16))
+@example([0, 1, -1, 2**27, -(2**27)], [0] * 40, 1, 16)
+@example([50, -50, 150], [0] * 40, 100, 8)
+def test_vector_adc_equals_scalar_adc(cur, nz, fs, bits):
+    """The float-estimate + exact-correction ADC loop equals the integer-division ADC everywhere."""
+    cur_a = np.asarray(cur, np.int32)
+    nz_a = np.asarray(nz[: len(cur)], np.int64)
+    out = np.empty(len(cur), np.int64)
+    half = 1 << (bits - 1)
+    xb._adc_range(cur_a, nz_a, 0, len(cur), fs, bits, half, out)
+    want = [ref.ref_adc(int(c) + int(n), fs, bits) for c, n in zip(cur_a, nz_a)]
+    assert out.tolist() == want
