@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 mismatch / failed check, 2 usage or input error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -60,6 +61,22 @@ def _pos_int(text: str) -> int:
     return v
 
 
+def _signal_list(text: str) -> frozenset[str]:
+    """'spikes,adc' -> frozenset of run.SIGNALS groups; 'all' and 'none' allowed."""
+    from .run import SIGNALS
+
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if items == ["all"]:
+        return frozenset(SIGNALS)
+    if items == ["none"]:
+        return frozenset()
+    bad = [s for s in items if s not in SIGNALS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown signal group(s) {', '.join(bad) or repr(text)}: "
+                                         f"choose all, none or a comma list of {', '.join(SIGNALS)}")
+    return frozenset(items)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse prints usage too by default)
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -108,7 +125,34 @@ def build_parser() -> argparse.ArgumentParser:
     _data_opts(q)
     q.add_argument("--batch-size", type=_pos_int, default=64, help="samples per batch (default 64)")
     q.add_argument("--json", action="store_true", help="JSON on stdout, with per-sample predictions and logits")
+    q.add_argument("--log", default=None, metavar="FILE.h5",
+                   help="write an activation log (golden-file schema, docs/golden-schema.md), streamed per batch")
+    q.add_argument("--log-signals", type=_signal_list, default=_signal_list("spikes,adc"), metavar="LIST",
+                   help="signal groups to log: all, none or a comma list of input, seeds, encoder, spikes, membrane,"
+                        " ssa, current, noise, adc, requant, residual, logits (default spikes,adc)")
+    q.add_argument("--force", action="store_true", help="overwrite an existing --log file")
     _common(q)
+
+    e = sub.add_parser("golden", aliases=["export-golden"],
+                       help="export golden vectors: every signal of a few samples (.h5, docs/golden-schema.md)")
+    _model_opts(e)
+    _device_opts(e, with_float=False)
+    e.add_argument("--dataset", default="digits", help="dataset (default digits)")
+    e.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
+    e.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
+    e.add_argument("--samples", type=_pos_int, default=4, help="number of samples (default 4)")
+    e.add_argument("--signals", type=_signal_list, default=_signal_list("all"), metavar="LIST",
+                   help="signal groups to store (default all)")
+    e.add_argument("--batch-size", type=_pos_int, default=64, help="samples per batch (default 64)")
+    e.add_argument("-o", "--output", required=True, help="golden file to write")
+    e.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _common(e)
+
+    v = sub.add_parser("verify", help="replay a golden file on its own stored chip; first mismatch, exit 1")
+    v.add_argument("file", help="golden file (or activation log) .h5")
+    v.add_argument("--batch-size", type=_pos_int, default=64, help="samples per replay batch (default 64)")
+    v.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
+    v.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
 
     c = sub.add_parser("compile", help="float model + hardware config -> hardware image (.h5)")
     _model_opts(c)
@@ -193,6 +237,12 @@ def cmd_infer(args) -> int:
     cfg = load_config(args)
     model = load_model(args.model)
     arch = model.arch
+    if args.log and args.device == "float":
+        raise UsageError("--log: the float SNN has no hardware signals; use --device pcm or ideal")
+    if args.log:
+        from .fileio import check_output
+
+        check_output(args.log, args.force)
     x, labels = load_tokens(args.dataset, args.split, arch)
     sel = _select(len(x), args.start, args.limit)
     x, labels = x[sel], labels[sel]
@@ -222,11 +272,28 @@ def cmd_infer(args) -> int:
         runner = Runner(chip, timesteps=T)
         t_prep = time.perf_counter()
         logits = np.zeros((len(x), arch.n_classes), dtype=np.int64)
-        with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
-            for i in range(0, len(x), args.batch_size):
-                j = min(len(x), i + args.batch_size)
-                logits[i:j] = runner.run_batch(x[i:j], ids[i:j])
-                b.update(j - i)
+        with contextlib.ExitStack() as stack:
+            writer = None
+            if args.log:  # streamed per batch; renamed into place only on success
+                import h5py
+
+                from .fileio import atomic_output
+                from .golden import GoldenWriter
+
+                tmp = stack.enter_context(atomic_output(args.log, args.force))
+                fh = stack.enter_context(h5py.File(tmp, "w", track_order=True))
+                writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x),
+                                      meta={"dataset": args.dataset, "split": args.split,
+                                            "start": np.int64(sel.start)})
+            with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
+                for i in range(0, len(x), args.batch_size):
+                    j = min(len(x), i + args.batch_size)
+                    if writer is not None:
+                        writer.stage(x[i:j], labels[i:j])
+                    logits[i:j] = runner.run_batch(x[i:j], ids[i:j], writer)
+                    b.update(j - i)
+            if writer is not None:
+                writer.close()
         t_run = time.perf_counter() - t_prep
     total = time.perf_counter() - t0
     pred = predict(logits)
@@ -239,6 +306,7 @@ def cmd_infer(args) -> int:
         "program_seed": args.program_seed if args.device == "pcm" else None,
         "images_per_s": len(labels) / t_run if t_run > 0 else None, "run_s": t_run,
         "prepare_s": t_prep - t0, "total_s": total, "config_hash": cfg.config_hash(), "model": arch.name,
+        "log": args.log,
     }
     if args.json:
         res["labels"] = labels.tolist()
@@ -254,6 +322,10 @@ def cmd_infer(args) -> int:
         print(f"throughput {res['images_per_s']:.1f} images/s  (run {t_run:.2f} s; compile+program {t_prep - t0:.2f} s;"
               f" total {total:.2f} s incl. JIT)")
         print(f"config     {cfg.config_hash()}  root seed {cfg.run.root_seed}")
+        if args.log:
+            from .run import SIGNALS
+
+            print(f"log        {args.log}  (signals {','.join(s for s in SIGNALS if s in args.log_signals) or 'none'})")
     return 0
 
 
@@ -315,6 +387,53 @@ def cmd_program(args) -> int:
     return 0
 
 
+def cmd_golden(args) -> int:
+    import h5py
+
+    from .compile import file_sha256
+    from .fileio import atomic_output, check_output
+    from .golden import GoldenWriter, write_run
+    from .run import SIGNALS, Runner
+    from .workloads import DATASETS, load_tokens
+
+    if args.dataset not in DATASETS:
+        raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    check_output(args.output, args.force)
+    cfg = load_config(args)
+    model = load_model(args.model)
+    arch = model.arch
+    x, labels = load_tokens(args.dataset, args.split, arch)
+    sel = _select(len(x), args.start, args.samples)
+    x, labels = x[sel], labels[sel]
+    ids = np.arange(sel.start, sel.stop, dtype=np.int64)
+    chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
+                      args.program_seed, args.model, args.quiet)
+    runner = Runner(chip, timesteps=cfg.run.timesteps or arch.timesteps)
+    meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start)}
+    with atomic_output(args.output, args.force) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as fh:
+            writer = GoldenWriter(fh, runner, args.signals, kind="golden", meta=meta, n_samples=len(x))
+            with bar(len(x), "golden", args.quiet) as b:
+                write_run(writer, runner, x, ids, labels, args.batch_size, b.update)
+    sigs = ",".join(s for s in SIGNALS if s in args.signals) or "none"
+    print(f"golden {args.output}: {len(x)} samples from {args.dataset}/{args.split}[{sel.start}:], T = {runner.T}, "
+          f"signals {sigs}; sha256 {file_sha256(args.output)}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .golden import verify
+
+    with bar(None, "verify", args.quiet) as b:
+        res = verify(args.file, batch_size=args.batch_size, progress=b.update)
+    if res.ok:
+        print(f"verify {args.file}: OK {res.samples} samples, T = {res.timesteps}, {res.datasets} datasets, "
+              f"{res.values:,} values bit-exact; chip sha256 {res.image_sha256[:16]} ({res.seconds:.2f} s)")
+        return 0
+    print(f"verify {args.file}: {res.mismatch.line()}")
+    return 1
+
+
 def _open_h5(path: str, reader):
     import h5py
 
@@ -345,7 +464,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info}
+COMMANDS = {"infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info,
+            "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

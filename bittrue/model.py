@@ -54,10 +54,23 @@ class Architecture:
     cls_token: bool = True
     image_shape: tuple[int, ...] = ()  #: (H, W, C) for image models
     patch: int = 0
+    #: 0: read out token 0 (the CLS token); Q > 0: read out each of the last Q tokens (decoder queries)
+    readout_tokens: int = 0
 
     @property
     def n_tokens(self) -> int:
         return self.n_patches + (1 if self.cls_token else 0)
+
+    @property
+    def readout_slice(self) -> slice:
+        """Tokens whose head outputs are the logits (spec 5.4)."""
+        if self.readout_tokens:
+            return slice(self.n_tokens - self.readout_tokens, self.n_tokens)
+        return slice(0, 1)
+
+    @property
+    def n_readout(self) -> int:
+        return self.readout_tokens or 1
 
     def linear_shapes(self) -> dict[str, tuple[int, int]]:
         """Every linear layer (crossbar group) name -> (in, out), in data-flow order."""
@@ -106,6 +119,9 @@ class Architecture:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1 << 16:
                 raise ModelError(f"architecture.{f} = {v!r}: must be an integer in 1..65536")
+        rt = self.readout_tokens
+        if not isinstance(rt, int) or isinstance(rt, bool) or not 0 <= rt <= self.n_tokens:
+            raise ModelError(f"architecture.readout_tokens = {rt!r}: must be an integer in 0..{self.n_tokens}")
         if self.heads * self.d_k != self.dim:
             raise ModelError(f"architecture: heads x d_k = {self.heads}x{self.d_k} must equal dim = {self.dim}")
 

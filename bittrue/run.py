@@ -10,7 +10,8 @@ Dataflow per time step (names are the ``signal`` paths a :class:`Sink` receives)
     p_code --encoder--> spikes --Xbar embed--> y + pos, CLS --> residual r
     per block b:  r --LIF in--> s --Xbar qkv--> LIF q,k,v --> SSA --> o --Xbar proj--> r += y
                   r --LIF mlp_in--> s2 --Xbar mlp1--> LIF h --> h --Xbar mlp2--> r += y
-    r[CLS] --LIF head.in--> z --Xbar head--> logits_t ;  logits = sum_t logits_t
+    r[readout] --LIF head.in--> z --Xbar head--> logits_t ;  logits = sum_t logits_t
+    (readout: the CLS token, or the last Q tokens of a decoder, ``Architecture.readout_tokens``)
 """
 from __future__ import annotations
 
@@ -180,8 +181,9 @@ class Runner:
         for b in range(arch.depth):
             for nm, w in (("in", D), ("q", D), ("k", D), ("v", D), ("mlp_in", D), ("h", arch.mlp)):
                 lifs[f"blocks.{b}.{nm}"] = np.zeros((nb, N, w), dtype=np.int32)
-        lifs["head.in"] = np.zeros((nb, 1, D), dtype=np.int32)
-        logits = np.zeros((nb, arch.n_classes), dtype=np.int64)
+        ro = arch.readout_slice
+        lifs["head.in"] = np.zeros((nb, arch.n_readout, D), dtype=np.int32)
+        logits = np.zeros((nb, arch.n_readout, arch.n_classes), dtype=np.int64)
         empty8 = np.empty((0, 0, 0), np.int64)
         e4 = {dt: np.empty((0, 0, 0, 0), dt) for dt in (np.int32, np.uint8, np.int64)}
         log_ssa = sink is not None and "ssa" in sink.signals
@@ -232,11 +234,13 @@ class Runner:
                 residual_add(r, y, self.lif_width)
                 if sink is not None and "residual" in sink.signals:
                     sink(f"{pre}/residual_code", t, r.copy())
-            z = self._lif("head.in", lifs, r[:, 0:1, :], t, sink)
+            z = self._lif("head.in", lifs, r[:, ro, :], t, sink)
             y = self._xbar("head", z, sample_ids, t, sink)
-            logits += y[:, 0, :]
+            logits += y
             if sink is not None and "logits" in sink.signals:
-                sink("head/logits_t", t, y[:, 0, :].copy())
+                sink("head/logits_t", t, y.copy())
+        if not arch.readout_tokens:
+            logits = logits[:, 0, :]
         if sink is not None and hasattr(sink, "end_batch"):
             sink.end_batch(logits)
         return logits
@@ -252,7 +256,9 @@ def _pos_delta(pos: np.ndarray, off: int, nb: int) -> np.ndarray:
 def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None, batch_size: int = 64,
         timesteps: int | None = None, root_seed: int | None = None, sink: Sink | None = None,
         progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Run every sample of ``p_code`` (n, n_patches, token_features) and return int64 logits (n, classes).
+    """Run every sample of ``p_code`` (n, n_patches, token_features) and return int64 logits.
+
+    Logits are (n, classes) for a CLS readout and (n, Q, classes) for a readout of Q query tokens.
 
     ``sample_ids`` (default ``arange(n)``) are the global indices that key the per-sample seeds and
     noise; they make results independent of batching and order.
@@ -263,7 +269,9 @@ def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None,
     if batch_size < 1:
         raise ValueError(f"batch size {batch_size}: must be >= 1")
     runner = Runner(chip, timesteps=timesteps, root_seed=root_seed)
-    out = np.zeros((n, chip.arch.n_classes), dtype=np.int64)
+    arch = chip.arch
+    shape = (n, arch.readout_tokens, arch.n_classes) if arch.readout_tokens else (n, arch.n_classes)
+    out = np.zeros(shape, dtype=np.int64)
     for i in range(0, n, batch_size):
         out[i:i + batch_size] = runner.run_batch(p_code[i:i + batch_size], sample_ids[i:i + batch_size], sink)
         if progress is not None:
@@ -273,4 +281,4 @@ def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None,
 
 def predict(logits: np.ndarray) -> np.ndarray:
     """Argmax with the lowest index on ties (spec 5.4)."""
-    return np.argmax(logits, axis=1)
+    return np.argmax(logits, axis=-1)

@@ -38,7 +38,8 @@ def save_ann(path: str | Path, params: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, arr in params.items():
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            arr = np.asarray(arr)
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr) if arr.ndim else arr, allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
@@ -62,9 +63,9 @@ def _gelu(x):
 
 def ann_forward(params: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
     """Logits float64 (n, n_classes) for uint8 images (n, H, W, C) in 0..255."""
-    P = {k: v.astype(np.float64) for k, v in params.items()}
-    patch, heads, depth = int(P["meta.patch"]), int(P["meta.heads"]), int(P["meta.depth"])
-    eps = float(P["meta.ln_eps"])
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    patch, heads, depth = (int(P[f"meta.{k}"].reshape(-1)[0]) for k in ("patch", "heads", "depth"))
+    eps = float(P["meta.ln_eps"].reshape(-1)[0])
     x = _patchify(np.asarray(images), patch).astype(np.float64) / 255.0
     n = x.shape[0]
     emb = x @ P["embed.weight"] + P["embed.bias"]

@@ -459,7 +459,7 @@ def main(argv=None) -> int:
     cmd = "python tools/train.py " + " ".join(sys.argv[1:] if argv is None else argv)
     training = {
         "seed": args.seed, "epochs": args.epochs, "ann_epochs": args.ann_epochs, "command": cmd,
-        "torch_version": torch.__version__, "numpy_version": np.__version__,
+        "torch_version": torch.__version__, "torch_threads": args.threads, "numpy_version": np.__version__,
         "optimizer": f"AdamW lr={args.lr} (ANN {args.ann_lr}) wd={args.weight_decay} one-cycle cosine, batch {args.batch}",
         "label_smoothing": args.label_smoothing, "shift_prob": args.shift_prob,
         "surrogate": "atan alpha=2, reset detached", "threshold_learned": bool(args.learn_threshold),

@@ -1,0 +1,894 @@
+"""Golden vectors and activation logs: one HDF5 writer, its reader, and ``verify``.
+
+The layout is specified in ``docs/golden-schema.md`` (schema ``bittrue-golden`` 1.0.0).  In short::
+
+    /                 attrs: schema, schema_version, creator, versions, config_json, seeds, sha256s, ...
+    /chip             the programmed chip (bittrue.hwfile.write_chip): hardware + conductance image
+    /inputs           feature_code (sample, patch, feature) uint8, sample_id (sample,), [label]
+    /layers/NN_<unit> one group per hardware unit in data-flow order; one dataset per run signal
+    /outputs          logits (sample, class), prediction (sample,)
+
+:class:`GoldenWriter` is a :class:`bittrue.run.Sink`: it buffers one batch (in storage encoding:
+spikes bit-packed, codes in the narrowest integer type of their declared width) and appends it to
+resizable chunked datasets at ``end_batch``, so memory is bounded by the batch size for any run
+length.  The same writer serves ``bittrue golden`` (every signal) and ``bittrue infer --log``
+(chosen signal groups).
+
+:func:`verify` rebuilds the chip from the file's own ``/chip`` group, re-checks its sha256 digests,
+replays the stored inputs with the stored sample ids, root seed and T, and compares every stored
+dataset element by element, batch by batch; the first difference (in run order: batch, then time
+step, then data-flow order, then C order with the sample first) is reported cocotb-style.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .model import ModelError
+
+SCHEMA = "bittrue-golden"
+SCHEMA_VERSION = "1.0.0"
+ENCODING_VERSION = "1.0.0"
+#: encoding-type of a dataset of raw integer codes / of bit-packed spikes (see the schema)
+ENC_INT = "int-code"
+ENC_PACKED = "packed-bits"
+ENC_FLOAT = "float64-informational"
+
+#: target chunk size (bytes, uncompressed) and the largest number of samples in one chunk
+CHUNK_BYTES = 1 << 20
+CHUNK_SAMPLES = 64
+GZIP_LEVEL = 4
+
+
+class GoldenError(ModelError):
+    """A file that is not a readable golden file (wrong schema, newer major version, corrupt)."""
+
+
+# ============================================================================ formats
+@dataclass(frozen=True)
+class Format:
+    """Fixed-point format of a stored integer code: ``value = code / 2^frac_bits`` in ``units``."""
+
+    bit_width: int
+    signed: bool
+    frac_bits: int
+    units: str
+    overflow: str = "none"  #: "saturate" where the hardware clamps, else "none"
+    rounding: str = "none"  #: "nearest" (floor(x + 1/2)), "floor" (arithmetic shift) or "none"
+    packed: bool = False  #: 1-bit values stored bit-packed along the last axis
+
+    @property
+    def lo(self) -> int:
+        return -(1 << (self.bit_width - 1)) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        return (1 << (self.bit_width - 1)) - 1 if self.signed else (1 << self.bit_width) - 1
+
+    def storage_dtype(self) -> np.dtype:
+        """Narrowest numpy integer type holding the format (uint8 bytes when packed)."""
+        if self.packed:
+            return np.dtype(np.uint8)
+        for n in (8, 16, 32, 64):
+            if self.bit_width <= n:
+                return np.dtype(f"{'i' if self.signed else 'u'}{n // 8}")
+        raise ValueError(f"bit width {self.bit_width} > 64")
+
+    def attrs(self) -> dict:
+        return {"bit_width": int(self.bit_width), "signed": bool(self.signed), "frac_bits": int(self.frac_bits),
+                "units": self.units, "overflow": self.overflow, "rounding": self.rounding}
+
+
+SPIKE = Format(1, False, 0, "spike", packed=True)
+
+
+def _bits(k: int) -> int:
+    return max(1, int(k))
+
+
+def signal_format(path: str, runner, data: np.ndarray) -> tuple[Format, tuple[str, ...]]:
+    """(format, dims after the sample and time axes) of a run signal ``path`` ("unit/name")."""
+    unit, _, name = path.partition("/")
+    cfg = runner.cfg
+    lw, fb = cfg.lif.width, cfg.lif.frac_bits
+    gb = cfg.tile.g_bits
+    act = Format(lw, True, fb, "1", "saturate", "nearest")
+    if unit == "input" and name == "p_code":
+        return Format(runner.bits_enc, False, runner.bits_enc, "1"), ("patch", "feature")
+    if name.startswith("lfsr_seed"):
+        return Format(runner.width, False, 0, "lfsr_state"), ("register",)
+    if unit == "encoder" and name == "draw":
+        return Format(runner.bits_enc, False, runner.bits_enc, "1"), ("patch", "feature")
+    if unit == "encoder" and name == "spikes":
+        return SPIKE, ("patch", "feature")
+    if name == "spikes":
+        return SPIKE, ("token", "neuron")
+    score, out = ("head", "query", "key"), ("head", "query", "channel")
+    table = {
+        "draw_s": (Format(_bits(runner.bits_s), False, runner.bits_s, "1"), score),
+        "draw_o": (Format(_bits(runner.bits_o), False, runner.bits_o, "1"), out),
+        "c_code": (Format(runner.bits_s + 1, False, 0, "count", "saturate"), score),
+        "p_code": (Format(runner.bits_o + 1, False, 0, "count", "saturate"), out),
+        "s_spikes": (SPIKE, score),
+        "o_spikes": (SPIKE, out),
+        "i_code": (Format(32, True, gb, "g_max"), ("token", "row_tile", "column")),
+        "noise_code": (Format(32, True, gb, "g_max", "none", "nearest"), ("token", "row_tile", "column")),
+        "adc_code": (Format(cfg.tile.adc_bits, True, 0, "adc_lsb", "saturate", "nearest"),
+                     ("token", "row_tile", "column")),
+        "y_code": (act, ("token", "column")),
+        "v_code": (Format(lw, True, fb, "1", "saturate", "floor"), ("token", "neuron")),
+        "residual_code": (Format(lw, True, fb, "1", "saturate"), ("token", "channel")),
+        "logits_t": (act, ("class",)),
+    }
+    if name in table:
+        return table[name]
+    # unknown signal (a newer runner): a plain integer code of its own dtype
+    dt = np.asarray(data).dtype
+    return (Format(dt.itemsize * 8, dt.kind == "i", 0, "1"),
+            tuple(f"dim{i}" for i in range(1, np.ndim(data))))
+
+
+def format_from_attrs(attrs) -> Format:
+    return Format(int(attrs["bit_width"]), bool(attrs["signed"]), int(attrs["frac_bits"]), str(attrs["units"]),
+                  str(attrs.get("overflow", "none")), str(attrs.get("rounding", "none")),
+                  str(attrs.get("encoding-type", ENC_INT)) == ENC_PACKED)
+
+
+def encode(fmt: Format, data: np.ndarray) -> np.ndarray:
+    """Raw codes -> storage encoding; raises ValueError if a value is outside the format."""
+    a = np.asarray(data)
+    if a.dtype.kind not in "iub":
+        raise ValueError(f"not an integer array ({a.dtype})")
+    if a.size:
+        lo, hi = int(a.min()), int(a.max())
+        if lo < fmt.lo or hi > fmt.hi:
+            raise ValueError(f"values {lo}..{hi} outside the {'s' if fmt.signed else 'u'}{fmt.bit_width} "
+                             f"format ({fmt.lo}..{fmt.hi})")
+    if fmt.packed:
+        return np.packbits(a.astype(np.uint8, copy=False), axis=-1, bitorder="little")
+    return a.astype(fmt.storage_dtype(), copy=False)
+
+
+def decode(ds_attrs, raw: np.ndarray) -> np.ndarray:
+    """Storage encoding -> raw codes (dispatch on ``encoding-type``)."""
+    enc = str(ds_attrs.get("encoding-type", ENC_INT))
+    if enc == ENC_PACKED:
+        return np.unpackbits(raw, axis=-1, count=int(ds_attrs["packed_length"]), bitorder="little")
+    if enc in (ENC_INT, ENC_FLOAT):
+        return raw
+    raise GoldenError(f"unknown encoding-type {enc!r}")
+
+
+# ============================================================================ units and chip digests
+def unit_order(arch) -> list[str]:
+    """Hardware units in data-flow order: the ``NN`` of ``/layers/NN_<unit>``."""
+    u = ["input", "encoder", "embed"]
+    for b in range(arch.depth):
+        p = f"blocks.{b}"
+        u += [f"lif.{p}.in", f"{p}.qkv", f"lif.{p}.q", f"lif.{p}.k", f"lif.{p}.v", f"{p}.ssa", f"{p}.proj",
+              f"lif.{p}.mlp_in", f"{p}.mlp1", f"lif.{p}.h", f"{p}.mlp2", p]
+    return u + ["lif.head.in", "head"]
+
+
+def crossbar_input(arch, name: str) -> str | None:
+    """Run signal that holds the word-line spikes of crossbar layer ``name``."""
+    if name == "embed":
+        return "encoder/spikes"
+    if name == "head":
+        return "lif.head.in/spikes"
+    parts = name.split(".")
+    if len(parts) == 3 and parts[0] == "blocks":
+        pre = f"blocks.{parts[1]}"
+        return {"qkv": f"lif.{pre}.in/spikes", "proj": f"{pre}.ssa/o_spikes", "mlp1": f"lif.{pre}.mlp_in/spikes",
+                "mlp2": f"lif.{pre}.h/spikes"}.get(parts[2])
+    return None
+
+
+def _record(name: str, arr) -> bytes:
+    a = np.asarray(arr)
+    if a.dtype.kind not in "iub":
+        raise TypeError(f"{name}: not integer")
+    le = a.dtype.newbyteorder("<")
+    head = f"{name}\t{le.str}\t{','.join(str(int(d)) for d in a.shape)}\n".encode()
+    return head + np.ascontiguousarray(a, dtype=le).tobytes()
+
+
+def _text_record(name: str, text: str) -> bytes:
+    b = text.encode("utf-8")
+    return f"{name}\tutf-8\t{len(b)}\n".encode() + b
+
+
+def chip_records(chip) -> list[tuple[str, bytes]]:
+    """Canonical serialisation of everything the integer datapath reads from a chip.
+
+    Records, in this order (``K`` = ``NN_<layer name>`` as in hwfile, layers by layer_id)::
+
+        image/arch_json, image/config_json                      (UTF-8 text)
+        image/pos_code int32, image/cls_code int32
+        image/lif_theta_code/<name> int64 scalar                (names sorted)
+        per layer: image/layers/K/i_fs_code int64, image/layers/K/sigma_code int64,
+                   layers/K/g_pos_code int16, layers/K/g_neg_code int16,
+                   layers/K/m_code int64, layers/K/b_code int64, layers/K/s_shift int64 scalar
+        output_noise uint8 scalar
+
+    A numeric record is ``name TAB dtype TAB shape LF`` (dtype as numpy's little-endian string,
+    e.g. ``<i2``; shape comma-separated, empty for a scalar) followed by the C-order little-endian
+    bytes; a text record is ``name TAB utf-8 TAB nbytes LF`` and the bytes.
+    """
+    from .hwfile import layer_key
+
+    img = chip.image
+    out = [("image/arch_json", _text_record("image/arch_json", img.arch.to_json())),
+           ("image/config_json", _text_record("image/config_json", img.config.to_json()))]
+
+    def add(name, arr):
+        out.append((name, _record(name, arr)))
+
+    add("image/pos_code", np.asarray(img.pos_code, np.int32))
+    add("image/cls_code", np.asarray(img.cls_code, np.int32))
+    for k in sorted(img.lif_theta_code):
+        add(f"image/lif_theta_code/{k}", np.int64(img.lif_theta_code[k]))
+    for lay in sorted(chip.layers, key=lambda x: x.layer_id):
+        key = layer_key(lay.layer_id, lay.name)
+        im = img.layer(lay.name)
+        add(f"image/layers/{key}/i_fs_code", np.asarray(im.i_fs_code, np.int64))
+        add(f"image/layers/{key}/sigma_code", np.asarray(im.sigma_code, np.int64))
+        add(f"layers/{key}/g_pos_code", np.asarray(lay.g_pos_code, np.int16))
+        add(f"layers/{key}/g_neg_code", np.asarray(lay.g_neg_code, np.int16))
+        add(f"layers/{key}/m_code", np.asarray(lay.m_code, np.int64))
+        add(f"layers/{key}/b_code", np.asarray(lay.b_code, np.int64))
+        add(f"layers/{key}/s_shift", np.int64(lay.s_shift))
+    add("output_noise", np.uint8(1 if chip.output_noise else 0))
+    return out
+
+
+def chip_digests(chip) -> tuple[str, dict[str, str]]:
+    """(image_sha256 over all records, {record name: sha256 of that record})."""
+    recs = chip_records(chip)
+    h = hashlib.sha256()
+    for _, b in recs:
+        h.update(b)
+    return h.hexdigest(), {n: hashlib.sha256(b).hexdigest() for n, b in recs}
+
+
+@functools.lru_cache(maxsize=1)
+def _git_describe() -> str:
+    """``git describe --always --tags`` of the source tree, once per process ("" outside git)."""
+    try:
+        r = subprocess.run(["git", "describe", "--always", "--tags"], cwd=Path(__file__).resolve().parent,
+                           capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _chip_format(name: str, cfg, g) -> tuple[Format | None, list[str]]:
+    lw, fb, gb = cfg.lif.width, cfg.lif.frac_bits, cfg.tile.g_bits
+    s = int(g.attrs.get("s_shift", 0))
+    table = {
+        "g_pos_code": (Format(16, True, gb, "g_max"), ["row", "column"]),
+        "g_neg_code": (Format(16, True, gb, "g_max"), ["row", "column"]),
+        "m_code": (Format(cfg.tile.requant_m_bits, True, s, "1"), ["column"]),
+        "b_code": (Format(64, True, s, "y_code_lsb"), ["column"]),
+        "alpha": (None, ["col_tile"]),
+        "pos_code": (Format(lw, True, fb, "1"), ["token", "channel"]),
+        "cls_code": (Format(lw, True, fb, "1"), ["channel"]),
+        "i_fs_code": (Format(32, False, gb, "g_max"), ["col_tile"]),
+        "sigma_code": (Format(32, False, gb + 8, "g_max"), ["col_tile"]),
+    }
+    if g.name.endswith("/lif_theta_code"):
+        return Format(lw, True, fb, "1"), []
+    return table.get(name, (False, []))
+
+
+def _annotate_chip(gc, cfg) -> None:
+    """Add encoding-type/-version to every node of the chip group and format attrs to its datasets."""
+    import h5py
+
+    def visit(name, obj):
+        obj.attrs["encoding-version"] = ENCODING_VERSION
+        if isinstance(obj, h5py.Group):
+            obj.attrs["encoding-type"] = str(obj.attrs.get("kind", "group"))
+            return
+        leaf = name.rsplit("/", 1)[-1]
+        fmt, dims = _chip_format(leaf, cfg, obj.parent)
+        if fmt is None:  # alpha: informational float, folded into m_code
+            obj.attrs["encoding-type"] = ENC_FLOAT
+            fmt = Format(64, True, 0, "1")
+        else:
+            obj.attrs["encoding-type"] = ENC_INT
+            if fmt is False:
+                dt = obj.dtype
+                fmt, dims = Format(dt.itemsize * 8, dt.kind == "i", 0, "1"), [f"dim{i}" for i in range(obj.ndim)]
+        for k, v in fmt.attrs().items():
+            obj.attrs[k] = v
+        obj.attrs["dims"] = list(dims)[: obj.ndim] if len(dims) >= obj.ndim else [f"dim{i}" for i in range(obj.ndim)]
+
+    gc.attrs["encoding-type"] = "chip"
+    gc.attrs["encoding-version"] = ENCODING_VERSION
+    gc.visititems(visit)
+
+
+# ============================================================================ writer
+def _chunks(tail: tuple[int, ...], itemsize: int, n_hint: int | None) -> tuple[int, ...]:
+    tail = tuple(max(1, int(d)) for d in tail)
+    per = itemsize * int(np.prod(tail, dtype=np.int64))
+    cap = CHUNK_SAMPLES if not n_hint else min(CHUNK_SAMPLES, 1 << max(0, int(n_hint - 1).bit_length()))
+    c = 1
+    while c * 2 <= cap and c * 2 * per <= CHUNK_BYTES:
+        c *= 2
+    if per <= CHUNK_BYTES or not tail:
+        return (c,) + tail
+    lead = max(1, CHUNK_BYTES // max(1, per // tail[0]))  # split the first tail axis (time)
+    return (1, min(lead, tail[0])) + tail[1:]
+
+
+class GoldenWriter:
+    """HDF5 sink for :meth:`bittrue.run.Runner.run_batch`: golden vectors or an activation log.
+
+    Parameters
+    ----------
+    f : h5py.File
+        Freshly created file (``track_order=True``); the writer fills it.
+    runner : bittrue.run.Runner
+        The runner that will call this sink (chip, T and root seed are recorded from it).
+    signals : iterable of str
+        Signal groups to store (subset of :data:`bittrue.run.SIGNALS`).
+    kind : {"golden", "log"}
+    meta : dict, optional
+        Extra root attributes (dataset, split, start, ...): str, int, float or bool values.
+    n_samples : int, optional
+        Expected number of samples (only caps the chunk size: a chunk never spans more samples
+        than the run has).
+
+    Use: ``stage(features, labels)`` (optional) then ``runner.run_batch(x, ids, writer)`` per batch,
+    then ``close()``.  Only one batch is held in memory.
+    """
+
+    def __init__(self, f, runner, signals: Iterable[str], *, kind: str = "golden", meta: dict | None = None,
+                 n_samples: int | None = None):
+        import numba
+
+        from . import __version__
+        from .hwfile import write_chip
+        from .run import SIGNALS
+
+        sig = frozenset(signals)
+        bad = sig - set(SIGNALS)
+        if bad:
+            raise ValueError(f"unknown signal groups {sorted(bad)}; choose from {', '.join(SIGNALS)}")
+        self.signals = sig
+        self.f = f
+        self.runner = runner
+        self.T = int(runner.T)
+        self.n_hint = n_samples
+        self._order = {u: i for i, u in enumerate(unit_order(runner.arch))}
+        chip = runner.chip
+        image_sha, records = chip_digests(chip)
+        a = f.attrs
+        a["schema"] = SCHEMA
+        a["schema_version"] = SCHEMA_VERSION
+        a["encoding-type"] = SCHEMA
+        a["encoding-version"] = SCHEMA_VERSION
+        a["kind"] = kind
+        a["creator"] = f"bittrue {__version__}"
+        a["bittrue_version"] = __version__
+        a["numpy_version"] = np.__version__
+        a["numba_version"] = numba.__version__
+        a["git_describe"] = _git_describe()
+        a["config_json"] = chip.config.to_json()
+        a["arch_json"] = chip.arch.to_json()
+        a["root_seed"] = np.uint64(int(runner.root_seed))
+        a["program_seed"] = np.int64(chip.program_seed)
+        a["device"] = chip.device
+        a["drift_time_s"] = float(chip.t_inference_s)
+        a["drift_compensation"] = bool(chip.drift_compensation)
+        a["timesteps"] = np.int64(self.T)
+        a["model_sha256"] = chip.image.model_sha256
+        a["image_sha256"] = image_sha
+        a["signals"] = json.dumps([s for s in SIGNALS if s in sig])
+        for k, v in (meta or {}).items():
+            a[k] = v
+        gc = f.create_group("chip", track_order=True)
+        write_chip(gc, chip)
+        gc.attrs["record_sha256"] = json.dumps(records, sort_keys=False)
+        _annotate_chip(gc, chip.config)
+        self.g_inputs = self._group(f, "inputs", "inputs")
+        self.g_layers = self._group(f, "layers", "layers")
+        self.g_outputs = self._group(f, "outputs", "outputs")
+        self._ds: dict[str, object] = {}  # h5 path -> dataset
+        self._units: dict[str, object] = {}
+        self.n = 0  # samples written
+        self._staged: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._batch: dict[str, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _group(parent, name: str, enc: str, **attrs):
+        g = parent.create_group(name, track_order=True)
+        g.attrs["encoding-type"] = enc
+        g.attrs["encoding-version"] = ENCODING_VERSION
+        for k, v in attrs.items():
+            g.attrs[k] = v
+        return g
+
+    def _unit_index(self, unit: str) -> int:
+        if unit not in self._order:  # a unit this module does not know: after the known ones
+            self._order[unit] = len(self._order)
+        return self._order[unit]
+
+    def _unit_group(self, unit: str):
+        g = self._units.get(unit)
+        if g is not None:
+            return g
+        idx = self._unit_index(unit)
+        layers = self.runner.layers
+        if unit in layers:
+            lay = layers[unit]
+            cfg = self.runner.cfg
+            n_in, n_out = lay.g_diff_code.shape
+            extra = dict(kind="crossbar", layer_id=int(lay.layer_id), tile_rows=int(cfg.tile.rows),
+                         tile_cols=int(cfg.tile.cols), n_row_tiles=-(-n_in // cfg.tile.rows),
+                         n_col_tiles=-(-n_out // cfg.tile.cols),
+                         input_signal=crossbar_input(self.runner.arch, unit) or "")
+        elif unit.startswith("lif."):
+            extra = dict(kind="lif", theta_code=int(self.runner.theta[unit[4:]]))
+        elif unit.endswith(".ssa"):
+            extra = dict(kind="ssa")
+        elif unit in ("input", "encoder"):
+            extra = dict(kind=unit)
+        else:
+            extra = dict(kind="residual" if unit.startswith("blocks.") else "other")
+        g = self._group(self.g_layers, f"{idx:02d}_{unit}", "unit", unit=unit, index=idx, **extra)
+        self._units[unit] = g
+        return g
+
+    def _dataset(self, key: str, group, name: str, tail: tuple[int, ...], fmt: Format, dims: tuple[str, ...],
+                 signal: str, per_step: bool, packed_length: int | None = None):
+        ds = self._ds.get(key)
+        if ds is not None:
+            return ds
+        dt = fmt.storage_dtype()
+        full_tail = ((self.T,) if per_step else ()) + tuple(tail)
+        ds = group.create_dataset(name, shape=(0,) + full_tail, maxshape=(None,) + full_tail, dtype=dt,
+                                  chunks=_chunks(full_tail, dt.itemsize, self.n_hint), compression="gzip",
+                                  compression_opts=GZIP_LEVEL, shuffle=True, fletcher32=True, track_times=False)
+        a = ds.attrs
+        a["encoding-type"] = ENC_PACKED if fmt.packed else ENC_INT
+        a["encoding-version"] = ENCODING_VERSION
+        for k, v in fmt.attrs().items():
+            a[k] = v
+        a["dims"] = ["sample"] + (["t"] if per_step else []) + list(dims)
+        a["signal"] = signal
+        if fmt.packed:
+            a["packed_length"] = int(packed_length)
+            a["bitorder"] = "little"
+        self._ds[key] = ds
+        return ds
+
+    @staticmethod
+    def _append(ds, n0: int, block: np.ndarray) -> None:
+        n1 = n0 + block.shape[0]
+        if ds.shape[0] != n0:
+            raise RuntimeError(f"{ds.name}: has {ds.shape[0]} samples, expected {n0}")
+        if block.shape[1:] != ds.shape[1:]:
+            raise ValueError(f"{ds.name}: batch shape {block.shape[1:]} differs from {ds.shape[1:]}")
+        ds.resize(n1, axis=0)
+        ds[n0:n1] = block
+
+    # ------------------------------------------------------------------ sink protocol
+    def stage(self, features: np.ndarray, labels: np.ndarray | None = None) -> None:
+        """The 8-bit feature codes (and labels) of the next batch, stored under /inputs."""
+        self._staged = (np.asarray(features), None if labels is None else np.asarray(labels))
+
+    def begin_batch(self, sample_ids: np.ndarray) -> None:
+        self._ids = np.asarray(sample_ids, np.int64).copy()
+        self._nb = len(self._ids)
+        self._batch = {}
+        self._meta: dict[str, tuple] = {}
+        self._steps: dict[str, int] = {}
+        if self._staged is not None and len(self._staged[0]) != self._nb:
+            raise ValueError(f"staged {len(self._staged[0])} inputs for a batch of {self._nb}")
+
+    def __call__(self, path: str, t: int, data: np.ndarray) -> None:
+        if self._batch is None:
+            raise RuntimeError("GoldenWriter: signal before begin_batch")
+        data = np.asarray(data)
+        if data.shape[0] != self._nb:
+            raise ValueError(f"{path}: batch axis {data.shape[0]}, expected {self._nb}")
+        buf = self._batch.get(path)
+        if buf is None:
+            fmt, dims = signal_format(path, self.runner, data)
+            if len(dims) != data.ndim - 1:
+                dims = tuple(f"dim{i}" for i in range(1, data.ndim))
+            enc_shape = encode(fmt, data[:1]).shape[1:] if data.size else data.shape[1:]
+            shape = (self._nb,) + ((self.T,) if t >= 0 else ()) + enc_shape
+            buf = np.zeros(shape, fmt.storage_dtype())
+            self._batch[path] = buf
+            self._meta[path] = (fmt, dims, t >= 0, data.shape[-1] if data.ndim > 1 else 1)
+            self._steps[path] = 0
+        fmt, _, per_step, _ = self._meta[path]
+        if per_step != (t >= 0):
+            raise ValueError(f"{path}: mixes per-sample (t=-1) and per-step calls")
+        try:
+            enc = encode(fmt, data)
+        except ValueError as exc:
+            raise ValueError(f"signal {path} t {t}: {exc}") from None
+        if per_step:
+            if not 0 <= t < self.T:
+                raise ValueError(f"{path}: time step {t} outside 0..{self.T - 1}")
+            buf[:, t] = enc
+        else:
+            buf[...] = enc
+        self._steps[path] += 1
+
+    def end_batch(self, logits: np.ndarray) -> None:
+        n0 = self.n
+        # groups (and datasets within a group) are created in data-flow order, not call order
+        # (per-sample constants such as SSA seeds arrive before the first time step)
+        paths = sorted(self._batch, key=lambda p: self._unit_index(p.partition("/")[0]))
+        for path in paths:
+            buf = self._batch[path]
+            fmt, dims, per_step, length = self._meta[path]
+            if per_step and self._steps[path] != self.T:
+                raise RuntimeError(f"{path}: {self._steps[path]} of {self.T} time steps received")
+            unit, _, name = path.partition("/")
+            g = self._unit_group(unit)
+            ds = self._dataset(path, g, name, buf.shape[2 if per_step else 1:], fmt, dims, path, per_step,
+                               packed_length=length if fmt.packed else None)
+            self._append(ds, n0, buf)
+        nb = self._nb
+        if self._staged is None and "inputs/feature_code" in self._ds:
+            raise RuntimeError("GoldenWriter: stage(features) was not called for this batch")
+        fin = self._dataset("inputs/sample_id", self.g_inputs, "sample_id", (), Format(64, True, 0, "index"),
+                            (), "", False)
+        self._append(fin, n0, self._ids)
+        if self._staged is not None:
+            x, y = self._staged
+            ds = self._dataset("inputs/feature_code", self.g_inputs, "feature_code", x.shape[1:],
+                               Format(8, False, 8, "1"), ("patch", "feature"), "", False)
+            self._append(ds, n0, encode(Format(8, False, 8, "1"), x))
+            if y is not None:
+                ds = self._dataset("inputs/label", self.g_inputs, "label", (), Format(64, True, 0, "class"),
+                                   (), "", False)
+                self._append(ds, n0, np.asarray(y, np.int64))
+        lg = np.asarray(logits)
+        fl = Format(32, True, self.runner.cfg.lif.frac_bits, "1")
+        ds = self._dataset("outputs/logits", self.g_outputs, "logits", lg.shape[1:], fl, ("class",), "", False)
+        self._append(ds, n0, encode(fl, lg))
+        from .run import predict
+
+        nc = lg.shape[1]
+        fp = Format(max(1, (nc - 1).bit_length()), False, 0, "class")
+        ds = self._dataset("outputs/prediction", self.g_outputs, "prediction", (), fp, (), "", False)
+        self._append(ds, n0, encode(fp, predict(lg)))
+        self.n = n0 + nb
+        self._batch = None
+        self._staged = None
+
+    def close(self) -> None:
+        self.f.attrs["n_samples"] = np.int64(self.n)
+
+
+def write_run(writer: GoldenWriter, runner, x: np.ndarray, sample_ids: np.ndarray, labels: np.ndarray | None = None,
+              batch_size: int = 64, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Run ``x`` batch by batch through ``runner`` into ``writer``; return the logits."""
+    n = len(x)
+    out = np.zeros((n, runner.arch.n_classes), np.int64)
+    for i in range(0, n, batch_size):
+        j = min(n, i + batch_size)
+        writer.stage(x[i:j], None if labels is None else labels[i:j])
+        out[i:j] = runner.run_batch(x[i:j], sample_ids[i:j], writer)
+        if progress is not None:
+            progress(j - i)
+    writer.close()
+    return out
+
+
+# ============================================================================ reader
+def _version_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in str(text).split("."))
+    except ValueError:
+        raise GoldenError(f"schema_version {text!r} is not MAJOR.MINOR.PATCH") from None
+
+
+def check_schema(f) -> None:
+    """Raise :class:`GoldenError` unless ``f`` is a golden file this reader understands."""
+    schema = f.attrs.get("schema")
+    if schema is None:
+        raise GoldenError("not a bittrue golden file (no 'schema' attribute)")
+    if str(schema) != SCHEMA:
+        raise GoldenError(f"schema {str(schema)!r}, expected {SCHEMA!r}")
+    ver = _version_tuple(f.attrs.get("schema_version", ""))
+    mine = _version_tuple(SCHEMA_VERSION)
+    if ver[0] != mine[0]:
+        raise GoldenError(f"schema_version {'.'.join(map(str, ver))} has major version {ver[0]}; "
+                          f"this bittrue reads {mine[0]}.x")
+    for g in ("chip", "inputs", "layers", "outputs"):
+        if g not in f:
+            raise GoldenError(f"group /{g} missing")
+
+
+def signal_datasets(f) -> dict[str, object]:
+    """Run signal path -> stored dataset, over every ``/layers/NN_<unit>`` group."""
+    out = {}
+    for gname in f["layers"]:
+        g = f["layers"][gname]
+        for dname in g:
+            ds = g[dname]
+            sig = str(ds.attrs.get("signal", f"{g.attrs.get('unit', gname)}/{dname}"))
+            out[sig] = ds
+    return out
+
+
+class GoldenFile:
+    """Read access to a golden file or activation log (checks the schema on open)."""
+
+    def __init__(self, path: str | Path):
+        import h5py
+
+        p = Path(path)
+        if not p.exists():
+            raise GoldenError(f"{path}: file not found")
+        try:
+            self.f = h5py.File(p, "r")
+        except OSError:
+            raise GoldenError(f"{path}: not an HDF5 file (or truncated)") from None
+        try:
+            check_schema(self.f)
+        except Exception:
+            self.f.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.f.close()
+
+    @property
+    def attrs(self):
+        return self.f.attrs
+
+    def chip(self):
+        from .hwfile import read_chip
+
+        return read_chip(self.f["chip"])
+
+    def signals(self) -> dict[str, object]:
+        return signal_datasets(self.f)
+
+    def read(self, signal: str, rows: slice = slice(None)) -> np.ndarray:
+        """Decoded raw codes of a run signal ("unit/name") or of ``inputs/...``/``outputs/...``."""
+        if signal.split("/")[0] in ("inputs", "outputs"):
+            ds = self.f[signal]
+        else:
+            ds = self.signals()[signal]
+        return decode(ds.attrs, ds[rows])
+
+
+# ============================================================================ verify
+@dataclass(eq=False)
+class Mismatch(Exception):
+    """First difference between a golden file and the replay (cocotb-style one-liner)."""
+
+    sample: int | None
+    layer: str
+    signal: str
+    t: int | None
+    index: str
+    expected: object
+    actual: object
+    where: str = ""
+    note: str = ""
+
+    def line(self) -> str:
+        s = "-" if self.sample is None else str(self.sample)
+        t = "-" if self.t is None or self.t < 0 else str(self.t)
+        msg = (f"MISMATCH sample {s} layer {self.layer} signal {self.signal} t {t} index {self.index}: "
+               f"expected {self.expected}, actual {self.actual}")
+        if self.where:
+            msg += f" ({self.where})"
+        if self.note:
+            msg += f"; {self.note}"
+        return msg
+
+    def __str__(self) -> str:
+        return self.line()
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    samples: int
+    timesteps: int
+    datasets: int
+    values: int
+    image_sha256: str
+    seconds: float
+    mismatch: Mismatch | None = None
+
+
+def _index_str(idx: tuple[int, ...], dims: list[str]) -> str:
+    if not idx:
+        return "()"
+    if len(dims) == len(idx):
+        return "(" + ", ".join(f"{d}={i}" for d, i in zip(dims, idx)) + ")"
+    return "(" + ", ".join(str(i) for i in idx) + ")"
+
+
+class _Checker:
+    """A sink that compares every signal of a replayed batch against the stored datasets."""
+
+    def __init__(self, index: dict[str, object], signals: frozenset[str], T: int):
+        self.index = index
+        self.signals = signals
+        self.T = T
+        self.values = 0
+        self.seen: set[str] = set()
+        self.rows = slice(0, 0)
+        self.ids = np.zeros(0, np.int64)
+
+    def begin_batch(self, sample_ids) -> None:
+        self.cache: dict[str, np.ndarray] = {}
+
+    def _stored(self, path: str) -> np.ndarray:
+        a = self.cache.get(path)
+        if a is None:
+            ds = self.index[path]
+            a = ds[self.rows]
+            self.cache[path] = a
+        return a
+
+    def __call__(self, path: str, t: int, data: np.ndarray) -> None:
+        unit, _, name = path.partition("/")
+        ds = self.index.get(path)
+        if ds is None:
+            raise Mismatch(None, unit, name, t, "-", "(dataset)", "(produced by the replay)",
+                           note="signal missing from the file")
+        self.seen.add(path)
+        per_step = "t" in list(ds.attrs["dims"])[:2]
+        if per_step != (t >= 0):
+            raise GoldenError(f"{ds.name}: dims {list(ds.attrs['dims'])} do not match the run signal")
+        raw = self._stored(path)
+        raw = raw[:, t] if per_step else raw
+        act = np.asarray(data)
+        compare_block(ds, raw, act, self.ids, unit, name, t, self.rows.start)
+        self.values += act.size
+
+    def end_batch(self, logits) -> None:
+        self.logits = np.array(logits)
+
+
+def compare_block(ds, raw: np.ndarray, act: np.ndarray, ids, unit: str, name: str, t: int | None,
+                  row0: int) -> None:
+    """Compare stored (raw, storage-encoded) data of one batch with the replay; raise Mismatch."""
+    exp = decode(ds.attrs, raw)
+    dims = [str(d) for d in ds.attrs["dims"]]
+    dims = dims[2:] if (len(dims) > 1 and dims[1] == "t") else dims[1:]
+    if exp.shape != act.shape:
+        raise Mismatch(int(ids[0]) if len(ids) else None, unit, name, t, "(shape)", exp.shape[1:], act.shape[1:],
+                       where=ds.name)
+    a64 = act.astype(np.int64)
+    e64 = exp.astype(np.int64)
+    ne = e64 != a64
+    if ne.any():
+        first = tuple(int(i) for i in np.argwhere(ne)[0])
+        b = first[0]
+        raise Mismatch(int(ids[b]), unit, name, t, _index_str(first[1:], dims), int(e64[first]),
+                       int(a64[first]), where=f"{ds.name}, row {row0 + b}")
+    if str(ds.attrs.get("encoding-type")) == ENC_PACKED:
+        packed = np.packbits(act.astype(np.uint8), axis=-1, bitorder="little")
+        if not np.array_equal(packed, raw):
+            first = tuple(int(i) for i in np.argwhere(packed != raw)[0])
+            b = first[0]
+            raise Mismatch(int(ids[b]), unit, name, t, _index_str(first[1:], []), int(raw[first]),
+                           int(packed[first]), where=f"{ds.name}, row {row0 + b}",
+                           note="padding bits of a packed byte are set")
+
+
+def _check_chip(f, chip) -> tuple[str, Mismatch | None]:
+    """Recompute the chip digests; a Mismatch naming the first altered record, or None."""
+    sha, records = chip_digests(chip)
+    stored = str(f.attrs.get("image_sha256", ""))
+    if sha == stored:
+        return sha, None
+    try:
+        rec_stored = json.loads(str(f["chip"].attrs.get("record_sha256", "{}")))
+    except ValueError:
+        rec_stored = {}
+    for name, h in records.items():
+        if rec_stored.get(name) != h:
+            parts = name.split("/")
+            layer = "chip"
+            if "layers" in parts:
+                key = parts[parts.index("layers") + 1]
+                layer = key.split("_", 1)[1] if "_" in key else key
+            return sha, Mismatch(None, layer, parts[-1], None, "-", f"sha256 {str(rec_stored.get(name))[:16]}",
+                                 f"sha256 {h[:16]}", where=f"/chip/{name}",
+                                 note="the stored chip was altered after export")
+    return sha, Mismatch(None, "chip", "image_sha256", None, "-", stored[:16], sha[:16], where="/chip")
+
+
+def verify(path: str | Path, *, batch_size: int = 64, progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Replay a golden file on its own stored chip and compare every stored dataset.
+
+    Raises :class:`GoldenError` (exit 2) for files that cannot be checked; returns a
+    :class:`VerifyResult` whose ``mismatch`` is the first difference (exit 1) or None (exit 0).
+    """
+    from .run import SIGNALS, Runner, predict
+
+    t0 = time.perf_counter()
+    with GoldenFile(path) as gf:
+        f = gf.f
+        try:
+            chip = gf.chip()
+        except ModelError as exc:
+            raise GoldenError(f"{path}: {exc}") from None
+        a = f.attrs
+        try:
+            T = int(a["timesteps"])
+            root = int(a["root_seed"])
+            sig_json = json.loads(str(a.get("signals", "null")))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise GoldenError(f"{path}: root attributes incomplete ({exc})") from None
+        if "sample_id" not in f["inputs"] or "feature_code" not in f["inputs"]:
+            raise GoldenError(f"{path}: /inputs/feature_code and /inputs/sample_id are needed to replay")
+        ids_ds, x_ds = f["inputs/sample_id"], f["inputs/feature_code"]
+        n = ids_ds.shape[0]
+        index = signal_datasets(f)
+        signals = frozenset(sig_json if sig_json is not None else SIGNALS) & set(SIGNALS)
+        for p, ds in index.items():
+            if ds.shape[0] != n:
+                raise GoldenError(f"{path}: {ds.name} holds {ds.shape[0]} samples, /inputs/sample_id {n}")
+            d = list(ds.attrs.get("dims", []))
+            if len(d) > 1 and d[1] == "t" and ds.shape[1] != T:
+                raise GoldenError(f"{path}: {ds.name} holds {ds.shape[1]} time steps, file says T = {T}")
+        image_sha, chip_mm = _check_chip(f, chip)
+        runner = Runner(chip, timesteps=T, root_seed=root)
+        chk = _Checker(index, signals, T)
+        outs = {k: f["outputs"][k] for k in ("logits", "prediction") if k in f["outputs"]}
+        mm = None
+        try:
+            for i in range(0, n, batch_size):
+                j = min(n, i + batch_size)
+                chk.rows = slice(i, j)
+                chk.ids = np.asarray(ids_ds[i:j], np.int64)
+                x = decode(x_ds.attrs, x_ds[i:j])
+                try:
+                    logits = runner.run_batch(x, chk.ids, chk)
+                except ValueError as exc:
+                    raise GoldenError(f"{path}: cannot replay the stored inputs ({exc})") from None
+                for k, ds in outs.items():
+                    act = logits if k == "logits" else predict(logits)
+                    compare_block(ds, ds[i:j], act, chk.ids, "outputs", k, None, i)
+                    chk.values += act.size
+                if i == 0:
+                    missing = sorted(set(index) - chk.seen)
+                    if missing:
+                        u, _, nm = missing[0].partition("/")
+                        raise Mismatch(None, u, nm, None, "-", "(stored dataset)", "(not produced by the replay)",
+                                       where=index[missing[0]].name)
+                if progress is not None:
+                    progress(j - i)
+        except Mismatch as exc:
+            mm = exc
+        if chip_mm is not None:
+            if mm is not None:
+                chip_mm.note += f"; first effect: {mm.line()[len('MISMATCH '):]}"
+            mm = chip_mm
+        return VerifyResult(ok=mm is None, samples=n, timesteps=T, datasets=len(index) + len(outs),
+                            values=chk.values, image_sha256=image_sha, seconds=time.perf_counter() - t0,
+                            mismatch=mm)

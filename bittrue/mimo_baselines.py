@@ -1,0 +1,224 @@
+"""Classical MIMO detectors on the in-context-learning prompts of :mod:`bittrue.datasets.mimo` (numpy only).
+
+All detectors see exactly what the ICL model sees: the ``L`` pilot pairs and the ``Q`` query received signals of
+each prompt (plus, where named, the true channel or the true noise variance).  Row-vector convention of the
+dataset: ``y_i = H x_i + n_i``; per task ``Y_p`` (L x n_r) and ``X_p`` (L x n_t) stack the pilots as rows.
+
+``ls_estimate``     ``H_ls = Y_p^T conj(pinv(X_p))^T``, i.e. ``H_ls = Y X^H (X X^H)^-1`` with pilots as columns
+                    (``pinv`` so that a rank-deficient pilot block still gives the minimum-norm solution).
+``lmmse``           ``W = (H^H H + (N0 / Es) I)^-1 H^H``, ``x_hat = W y``, then the *unbiased* scaling
+                    ``x_hat_k / (W H)_kk`` (identical decisions for QPSK; removes the shrinkage bias for QAM),
+                    then the nearest constellation point per antenna (lowest index on ties).  ``N0`` is the true
+                    noise variance (the SNR is known) unless ``noise="estimated"``:
+                    ``N0_hat = ||Y_p - X_p H_ls^T||_F^2 / (n_r (L - n_t))`` (unbiased; needs L > n_t).
+``zf``              ``W = pinv(H)``, then the nearest point per antenna.
+
+Diagnostic (not a baseline): ``received="rate"`` feeds the detectors the signals an ideal *linear* reader of
+``T`` encoder time steps could recover from the token spikes (:func:`rate_decoded`): a bound on what any
+network with a linear embedding can do with that token format and T.
+
+Named baselines (:func:`detect`): ``lmmse-ls`` (LMMSE with H_ls), ``lmmse-true`` (LMMSE with the true H),
+``zf-ls`` (ZF with H_ls).  By default they use the *unquantised* received signals; ``received="quantised"``
+uses the 8-bit quantised-then-dequantised signals that the spike encoder gets.
+
+SER is the symbol error rate per antenna-symbol: the fraction of (task, query, transmit antenna) whose detected
+index differs from the truth.  ``python -m bittrue.mimo_baselines`` prints the table of ``docs/mimo.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .datasets.mimo import (MimoConfig, constellation, dequantise, dequantise_received, prompt_tokens,
+                            quantise_received, test_set)
+
+BASELINES = ("lmmse-ls", "lmmse-true", "zf-ls")
+
+
+def ls_estimate(y_p: np.ndarray, x_p: np.ndarray) -> np.ndarray:
+    """Least-squares channel estimate, complex (n, n_r, n_t), from pilots ``y_p`` (n, L, n_r), ``x_p`` (n, L, n_t)."""
+    y_p = np.asarray(y_p)
+    x_p = np.asarray(x_p)
+    if y_p.ndim != 3 or x_p.ndim != 3 or y_p.shape[:2] != x_p.shape[:2]:
+        raise ValueError(f"ls_estimate: y_p {y_p.shape} and x_p {x_p.shape} must be (n, L, n_r) and (n, L, n_t)")
+    ht = np.linalg.pinv(x_p) @ y_p  # (n, n_t, n_r) = H^T
+    return np.swapaxes(ht, 1, 2)
+
+
+def ls_noise_var(y_p: np.ndarray, x_p: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Unbiased noise-variance estimate (n,) from the LS residual: ``||Y_p - X_p H^T||^2 / (n_r (L - n_t))``."""
+    n, L, n_r = y_p.shape
+    n_t = x_p.shape[2]
+    if L <= n_t:
+        raise ValueError(f"ls_noise_var: needs more pilots (L = {L}) than transmit antennas ({n_t})")
+    res = y_p - x_p @ np.swapaxes(h, 1, 2)
+    return np.sum(np.abs(res) ** 2, axis=(1, 2)) / (n_r * (L - n_t))
+
+
+def nearest(x_hat: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Index of the nearest constellation point, int64, same shape as ``x_hat`` (lowest index on ties)."""
+    d = np.abs(np.asarray(x_hat)[..., None] - points) ** 2
+    return np.argmin(d, axis=-1).astype(np.int64)
+
+
+def lmmse(y: np.ndarray, h: np.ndarray, n0: np.ndarray, points: np.ndarray, es: float = 1.0,
+          unbiased: bool = True) -> np.ndarray:
+    """LMMSE detection: indices (n, Q, n_t) of queries ``y`` (n, Q, n_r) through channels ``h`` (n, n_r, n_t)."""
+    h = np.asarray(h)
+    n_t = h.shape[2]
+    hh = np.swapaxes(h.conj(), 1, 2)  # (n, n_t, n_r)
+    a = hh @ h + (np.asarray(n0, dtype=np.float64) / es)[:, None, None] * np.eye(n_t)
+    w = np.linalg.solve(a, hh)  # (n, n_t, n_r)
+    x_hat = np.asarray(y) @ np.swapaxes(w, 1, 2)  # rows: x_hat_i = W y_i
+    if unbiased:
+        g = np.real(np.einsum("ntr,nrt->nt", w, h))  # diag(W H), in (0, 1)
+        x_hat = x_hat / np.maximum(g, 1e-12)[:, None, :]
+    return nearest(x_hat, points)
+
+
+def zf(y: np.ndarray, h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Zero-forcing detection: ``pinv(H) y`` then the nearest point; indices (n, Q, n_t)."""
+    w = np.linalg.pinv(np.asarray(h))  # (n, n_t, n_r)
+    return nearest(np.asarray(y) @ np.swapaxes(w, 1, 2), points)
+
+
+def rate_decoded(tasks: dict[str, np.ndarray], cfg: MimoConfig, timesteps: int = 8, seed: int = 0) -> np.ndarray:
+    """Received signals (n, N, n_r) re-estimated from ``timesteps`` Bernoulli draws of the token features.
+
+    Each ``y`` feature ``f_j`` of :func:`bittrue.datasets.mimo.prompt_tokens` spikes with probability
+    ``f_j / 256`` per step (numpy Bernoulli draws from ``default_rng(seed)``, not the LFSRs); with ``p_j`` the
+    spike rate over the steps, ``c_hat = sum_j 256 p_j / levels`` and ``y_hat = dequantise(c_hat)``.
+    """
+    if timesteps < 1:
+        raise ValueError(f"rate_decoded: timesteps = {timesteps} must be >= 1")
+    tok = prompt_tokens(tasks, cfg)[..., cfg.token_layout()["y"]].astype(np.float64) / 256.0
+    rng = np.random.default_rng(seed)
+    rate = np.zeros(tok.shape)
+    for _ in range(timesteps):
+        rate += rng.random(tok.shape) < tok
+    n, N = tok.shape[:2]
+    c = (rate * (256.0 / timesteps)).reshape(n, N, cfg.n_r, 2, cfg.levels).sum(-1) / cfg.levels
+    c = c / (1 << (8 - cfg.y_bits))
+    v = dequantise(c, cfg.fs, cfg.y_bits)
+    return v[..., 0] + 1j * v[..., 1]
+
+
+def received(tasks: dict[str, np.ndarray], cfg: MimoConfig, mode: str = "float", timesteps: int = 8) -> np.ndarray:
+    """Received signals a detector uses: ``"float"`` (unquantised, default), ``"quantised"`` (8-bit codes,
+    dequantised) or ``"rate"`` (:func:`rate_decoded` with ``timesteps``, a diagnostic)."""
+    if mode == "float":
+        return tasks["y"]
+    if mode == "quantised":
+        return dequantise_received(quantise_received(tasks["y"], cfg), cfg)
+    if mode == "rate":
+        return rate_decoded(tasks, cfg, timesteps)
+    raise ValueError(f"received: unknown mode {mode!r}; expected 'float', 'quantised' or 'rate'")
+
+
+def detect(tasks: dict[str, np.ndarray], cfg: MimoConfig, baseline: str = "lmmse-ls", *,
+           received_mode: str = "float", noise: str = "true", timesteps: int = 8) -> np.ndarray:
+    """Detected query indices (n, Q, n_t) of one named baseline (``lmmse-ls``, ``lmmse-true``, ``zf-ls``)."""
+    if baseline not in BASELINES:
+        raise ValueError(f"detect: unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+    if noise not in ("true", "estimated"):
+        raise ValueError(f"detect: noise = {noise!r}: expected 'true' or 'estimated'")
+    pts = constellation(cfg.modulation)
+    y = received(tasks, cfg, received_mode, timesteps)
+    L = cfg.pilots
+    y_p, y_q = y[:, :L], y[:, L:]
+    x_p = tasks["x"][:, :L]
+    if baseline == "lmmse-true":
+        h = tasks["H"]
+    else:
+        h = ls_estimate(y_p, x_p)
+    if baseline == "zf-ls":
+        return zf(y_q, h, pts)
+    n0 = tasks["noise_var"] if noise == "true" else ls_noise_var(y_p, x_p, ls_estimate(y_p, x_p))
+    return lmmse(y_q, h, n0, pts)
+
+
+def ser_by_snr(pred_idx: np.ndarray, true_idx: np.ndarray, snr_db: np.ndarray) -> dict[float, float]:
+    """SER per SNR: ``{snr_db: fraction of wrong antenna-symbols}`` over tasks of that SNR, sorted by SNR.
+
+    ``pred_idx`` and ``true_idx`` are (n, Q, n_t) (any shape with tasks first); ``snr_db`` is (n,).
+    """
+    pred_idx = np.asarray(pred_idx)
+    true_idx = np.asarray(true_idx)
+    snr_db = np.asarray(snr_db, dtype=np.float64)
+    if pred_idx.shape != true_idx.shape or pred_idx.ndim < 1 or snr_db.shape != pred_idx.shape[:1]:
+        raise ValueError(f"ser_by_snr: pred {pred_idx.shape}, true {true_idx.shape} and snr_db {snr_db.shape} "
+                         f"must agree (tasks first)")
+    err = (pred_idx != true_idx).reshape(len(snr_db), -1).mean(axis=1)
+    return {float(s): float(err[snr_db == s].mean()) for s in np.unique(snr_db)}
+
+
+def mean_ser(table: dict[float, float]) -> float:
+    """Unweighted mean of the per-SNR SERs (the figure of merit averaged over 0..20 dB)."""
+    return float(np.mean(list(table.values())))
+
+
+def baseline_table(cfg: MimoConfig | None = None, n_tasks: int = 2000, seed: int | None = None,
+                   received_mode: str = "float", timesteps: int = 8) -> dict[str, dict[float, float]]:
+    """SER-versus-SNR of every baseline on :func:`bittrue.datasets.mimo.test_set`."""
+    cfg = MimoConfig() if cfg is None else cfg
+    tasks = test_set(cfg, n_tasks) if seed is None else test_set(cfg, n_tasks, seed)
+    return {b: ser_by_snr(detect(tasks, cfg, b, received_mode=received_mode, timesteps=timesteps),
+                          tasks["query_idx"], tasks["snr_db"])
+            for b in BASELINES}
+
+
+def format_table(tables: dict[str, dict[float, float]]) -> str:
+    """Markdown table: one row per SNR, one column per detector, then the mean over SNRs."""
+    names = list(tables)
+    snrs = sorted(next(iter(tables.values())))
+    lines = ["| SNR (dB) | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+    for s in snrs:
+        lines.append(f"| {s:g} | " + " | ".join(f"{tables[n][s]:.4f}" for n in names) + " |")
+    lines.append("| mean | " + " | ".join(f"{mean_ser(tables[n]):.4f}" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bittrue.mimo_baselines",
+                                description="SER versus SNR of the classical detectors on the MIMO test set")
+    p.add_argument("--tasks", type=int, default=2000, help="test tasks (default 2000)")
+    p.add_argument("--seed", type=int, default=None, help="test-set seed (default the fixed TEST_SEED)")
+    p.add_argument("--modulation", default="qpsk", help="qpsk, 16qam or 64qam (default qpsk)")
+    p.add_argument("--antennas", default="2x2", help="n_r x n_t (default 2x2)")
+    p.add_argument("--pilots", type=int, default=16)
+    p.add_argument("--queries", type=int, default=4)
+    p.add_argument("--levels", type=int, default=MimoConfig.levels,
+                   help=f"ramp features per real component (default {MimoConfig.levels})")
+    p.add_argument("--received", choices=("float", "quantised", "rate"), default="float",
+                   help="unquantised (default), 8-bit quantised-dequantised, or rate-decoded from the token "
+                        "spikes of --timesteps steps (diagnostic)")
+    p.add_argument("--timesteps", type=int, default=8, help="encoder steps for --received rate (default 8)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = p.parse_args(argv)
+    try:
+        n_r, n_t = (int(v) for v in args.antennas.lower().split("x"))
+        cfg = MimoConfig(n_r=n_r, n_t=n_t, modulation=args.modulation, pilots=args.pilots, queries=args.queries,
+                        levels=args.levels)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.tasks < 1 or args.timesteps < 1:
+        print("error: --tasks and --timesteps must be >= 1", file=sys.stderr)
+        return 2
+    tables = baseline_table(cfg, args.tasks, args.seed, args.received, args.timesteps)
+    if args.json:
+        print(json.dumps({"config": cfg.to_dict(), "tasks": args.tasks, "received": args.received,
+                          "timesteps": args.timesteps if args.received == "rate" else None,
+                          "snr_db": sorted(next(iter(tables.values()))),
+                          "ser": {b: [t[s] for s in sorted(t)] for b, t in tables.items()},
+                          "mean_ser": {b: mean_ser(t) for b, t in tables.items()}}, sort_keys=True))
+    else:
+        print(format_table(tables))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
