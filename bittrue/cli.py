@@ -83,8 +83,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=_nonneg_int, default=0,
-                   help="root seed (uint64) of every LFSR and the output-noise generator (default 0)")
+    p.add_argument("--seed", type=_nonneg_int, default=None,
+                   help="root seed (uint64) of every LFSR and the output-noise generator "
+                        "(default: run.root_seed of the hardware configuration, 0)")
     p.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
 
@@ -167,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="overwrite an existing output")
     _common(g)
 
+    from .energy import add_energy_parser
+
+    add_energy_parser(sub)
+
     i = sub.add_parser("info", help="versions, threads, cache directory, defaults")
     i.add_argument("--json", action="store_true")
     return p
@@ -186,11 +191,12 @@ def load_config(args) -> HardwareConfig:
     cfg = HardwareConfig.load(args.hardware) if getattr(args, "hardware", None) else HardwareConfig()
     import dataclasses
 
-    run = dataclasses.replace(cfg.run, root_seed=int(getattr(args, "seed", 0) or cfg.run.root_seed))
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed >= 1 << 64:
+        raise UsageError(f"--seed {seed}: must be below 2^64")
+    run = dataclasses.replace(cfg.run, root_seed=int(cfg.run.root_seed if seed is None else seed))
     if getattr(args, "timesteps", None):
         run = dataclasses.replace(run, timesteps=int(args.timesteps))
-    if getattr(args, "seed", None) is not None and args.seed >= 1 << 64:
-        raise UsageError(f"--seed {args.seed}: must be below 2^64")
     return dataclasses.replace(cfg, run=run).validate()
 
 
@@ -272,6 +278,11 @@ def cmd_infer(args) -> int:
         runner = Runner(chip, timesteps=T)
         t_prep = time.perf_counter()
         logits = np.zeros((len(x), arch.n_classes), dtype=np.int64)
+        counter = None
+        if args.json:  # exact activity counts for the energy section
+            from .energy import ActivityCounter
+
+            counter = ActivityCounter(chip.arch, chip.config, runner.T)
         with contextlib.ExitStack() as stack:
             writer = None
             if args.log:  # streamed per batch; renamed into place only on success
@@ -285,12 +296,15 @@ def cmd_infer(args) -> int:
                 writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x),
                                       meta={"dataset": args.dataset, "split": args.split,
                                             "start": np.int64(sel.start)})
+            from .energy import MultiSink
+
+            sink = MultiSink(writer, counter) if (writer is not None or counter is not None) else None
             with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
                 for i in range(0, len(x), args.batch_size):
                     j = min(len(x), i + args.batch_size)
                     if writer is not None:
                         writer.stage(x[i:j], labels[i:j])
-                    logits[i:j] = runner.run_batch(x[i:j], ids[i:j], writer)
+                    logits[i:j] = runner.run_batch(x[i:j], ids[i:j], sink)
                     b.update(j - i)
             if writer is not None:
                 writer.close()
@@ -309,6 +323,10 @@ def cmd_infer(args) -> int:
         "log": args.log,
     }
     if args.json:
+        if args.device != "float":
+            from .energy import energy_report
+
+            res["energy"] = energy_report(counter.counts(), include_counts=False)
         res["labels"] = labels.tolist()
         res["predictions"] = pred.tolist()
         res["logits"] = logits.tolist()
@@ -464,7 +482,9 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info,
+from .energy import cmd_energy  # noqa: E402
+
+COMMANDS = {"energy": cmd_energy, "infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info,
             "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify}
 
 

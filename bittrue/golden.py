@@ -126,7 +126,7 @@ def signal_format(path: str, runner, data: np.ndarray) -> tuple[Format, tuple[st
         "y_code": (act, ("token", "column")),
         "v_code": (Format(lw, True, fb, "1", "saturate", "floor"), ("token", "neuron")),
         "residual_code": (Format(lw, True, fb, "1", "saturate"), ("token", "channel")),
-        "logits_t": (act, ("class",)),
+        "logits_t": (act, ("token", "class") if np.ndim(data) == 3 else ("class",)),
     }
     if name in table:
         return table[name]
@@ -557,18 +557,21 @@ class GoldenWriter:
                                Format(8, False, 8, "1"), ("patch", "feature"), "", False)
             self._append(ds, n0, encode(Format(8, False, 8, "1"), x))
             if y is not None:
-                ds = self._dataset("inputs/label", self.g_inputs, "label", (), Format(64, True, 0, "class"),
-                                   (), "", False)
+                y = np.asarray(y, np.int64)
+                ydims = ("token",) if y.ndim == 2 else tuple(f"dim{i}" for i in range(1, y.ndim))
+                ds = self._dataset("inputs/label", self.g_inputs, "label", y.shape[1:],
+                                   Format(64, True, 0, "class"), ydims, "", False)
                 self._append(ds, n0, np.asarray(y, np.int64))
         lg = np.asarray(logits)
         fl = Format(32, True, self.runner.cfg.lif.frac_bits, "1")
-        ds = self._dataset("outputs/logits", self.g_outputs, "logits", lg.shape[1:], fl, ("class",), "", False)
+        ro = ("token",) if lg.ndim == 3 else ()  # a decoder reads out several query tokens
+        ds = self._dataset("outputs/logits", self.g_outputs, "logits", lg.shape[1:], fl, ro + ("class",), "", False)
         self._append(ds, n0, encode(fl, lg))
         from .run import predict
 
-        nc = lg.shape[1]
+        nc = lg.shape[-1]
         fp = Format(max(1, (nc - 1).bit_length()), False, 0, "class")
-        ds = self._dataset("outputs/prediction", self.g_outputs, "prediction", (), fp, (), "", False)
+        ds = self._dataset("outputs/prediction", self.g_outputs, "prediction", lg.shape[1:-1], fp, ro, "", False)
         self._append(ds, n0, encode(fp, predict(lg)))
         self.n = n0 + nb
         self._batch = None
@@ -582,15 +585,18 @@ def write_run(writer: GoldenWriter, runner, x: np.ndarray, sample_ids: np.ndarra
               batch_size: int = 64, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Run ``x`` batch by batch through ``runner`` into ``writer``; return the logits."""
     n = len(x)
-    out = np.zeros((n, runner.arch.n_classes), np.int64)
+    out = None
     for i in range(0, n, batch_size):
         j = min(n, i + batch_size)
         writer.stage(x[i:j], None if labels is None else labels[i:j])
-        out[i:j] = runner.run_batch(x[i:j], sample_ids[i:j], writer)
+        lg = runner.run_batch(x[i:j], sample_ids[i:j], writer)
+        if out is None:
+            out = np.zeros((n,) + lg.shape[1:], np.int64)
+        out[i:j] = lg
         if progress is not None:
             progress(j - i)
     writer.close()
-    return out
+    return out if out is not None else np.zeros((0, runner.arch.n_classes), np.int64)
 
 
 # ============================================================================ reader

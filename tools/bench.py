@@ -155,7 +155,8 @@ def threshold_for_rate(y: np.ndarray, target: float, decay: float, soft: bool, f
 
 
 def calibrate_thresholds(model, x_code: np.ndarray, timesteps: int, density: float, cfg=None,
-                         seed: int = 0) -> dict[str, float]:
+                         seed: int = 0, collect: dict | None = None,
+                         max_sites: int = 1 << 18) -> dict[str, float]:
     """Set every ``model.lif_threshold`` so its LIF fires at rate ``density``; return float input densities.
 
     The float network of :mod:`bittrue.floatmodel` is run *layer-major*: each layer over all T steps of the
@@ -164,7 +165,9 @@ def calibrate_thresholds(model, x_code: np.ndarray, timesteps: int, density: flo
     known, and its threshold is chosen by :func:`threshold_for_rate` before the layers after it run.
 
     Returns the spike density at the input of every crossbar layer (``embed``, ``blocks.b.qkv``, ...) and of
-    every LIF output (``lif:<name>``) in this float pass.
+    every LIF output (``lif:<name>``) in this float pass.  ``collect``, if given, receives every crossbar
+    layer's input spikes (float32 (T, B, tokens, in)) for :func:`calibrate_adc`.  The bisection looks at
+    ``max_sites`` neurons at most (a fixed random subset; the standard error of the rate is then < 0.001).
     """
     from bittrue.config import HardwareConfig
     from bittrue.floatmodel import attention_mask, ssa
@@ -187,14 +190,21 @@ def calibrate_thresholds(model, x_code: np.ndarray, timesteps: int, density: flo
         wts[name] = ((lin.weight.astype(np.float64) * a).astype(np.float32), b.astype(np.float32))
     dens: dict[str, float] = {}
 
+    sub_rng = np.random.default_rng(seed + 1)
+
     def linear(name: str, x: np.ndarray) -> np.ndarray:
         dens[name] = float(x.mean())
+        if collect is not None:
+            collect[name] = x
         w, b = wts[name]
         return x @ w + b
 
     def lif(name: str, y: np.ndarray) -> np.ndarray:
         y = np.ascontiguousarray(y, dtype=np.float32)
-        th = threshold_for_rate(y, density, decay, soft, fb, wd)
+        yf = y.reshape(T, -1)
+        if yf.shape[1] > max_sites:
+            yf = yf[:, np.sort(sub_rng.choice(yf.shape[1], max_sites, replace=False))]
+        th = threshold_for_rate(yf, density, decay, soft, fb, wd)
         model.lif_threshold[name] = th
         s = _lif_run(y, th, decay, soft)
         dens["lif:" + name] = float(s.mean())
@@ -227,6 +237,37 @@ def calibrate_thresholds(model, x_code: np.ndarray, timesteps: int, density: flo
     return dens
 
 
+def calibrate_adc(image, cfg, spikes: dict[str, np.ndarray]) -> None:
+    """ADC full scales of ``image`` from recorded crossbar input spikes, by compile's rule (in place).
+
+    The same rule as :func:`bittrue.compile.compile_model` applies (``I_fs`` = the ``tile.adc_percentile``
+    percentile of ``|I|`` over every row tile of a column-tile group, on the ideal quantised conductance image;
+    output-noise sigma from it), but on the spikes of the layer-major threshold pass and with float32 BLAS
+    matmuls, which are exact here (|I| <= rows x 2^g_bits < 2^24).  compile's own calibration runs
+    ``float_forward`` with int64 matmuls, minutes per image at this scale.
+    """
+    from bittrue.compile import n_tiles, quantise_conductance
+
+    t = cfg.tile
+    half = 1 << (t.adc_bits - 1)
+    for lay in image.layers:
+        s = spikes[lay.name].reshape(-1, lay.n_in).astype(np.float32)
+        d = (quantise_conductance(lay.g_pos_uS, cfg).astype(np.float32)
+             - quantise_conductance(lay.g_neg_uS, cfg).astype(np.float32))
+        fs = []
+        for ct in range(n_tiles(lay.n_out, t.cols)):
+            c0, c1 = ct * t.cols, min(lay.n_out, (ct + 1) * t.cols)
+            v = np.concatenate([np.abs(s[:, r0:r0 + t.rows] @ d[r0:r0 + t.rows, c0:c1]).ravel()
+                                for r0 in range(0, lay.n_in, t.rows)])
+            if v.size and v.max() > 0:
+                f = max(float(np.percentile(v, t.adc_percentile)), 1.0)
+            else:
+                f = float(max(1, np.abs(d[:, c0:c1]).sum(axis=0).max()))
+            fs.append(int(np.ceil(f)))
+        lay.i_fs_code = np.asarray(fs, np.int64)
+        lay.sigma_code = np.floor(t.output_noise_lsb * lay.i_fs_code / half * 256 + 0.5).astype(np.int64)
+
+
 @dataclasses.dataclass
 class Workload:
     arch: object
@@ -237,9 +278,13 @@ class Workload:
     build_s: dict
 
 
-def build_workload(arch, *, density: float = 0.15, seed: int = 0, n_thresh: int = 4, n_calib: int = 8,
-                   device: str = "pcm", model=None, calib_x: np.ndarray | None = None) -> Workload:
-    """Random float model of ``arch`` (thresholds at ``density``), compiled and programmed."""
+def build_workload(arch, *, density: float = 0.15, seed: int = 0, n_thresh: int = 4, n_calib: int = 0,
+                   device: str = "pcm") -> Workload:
+    """Random float model of ``arch`` (thresholds at ``density``), compiled and programmed.
+
+    The ADC is calibrated on the ``n_thresh`` images of the threshold pass (:func:`calibrate_adc`), or, with
+    ``n_calib > 0``, by ``compile_model`` itself on ``n_calib`` images (slow at the CIFAR scale).
+    """
     from bittrue.compile import compile_model
     from bittrue.config import HardwareConfig
     from bittrue.model import random_float_model
@@ -249,16 +294,18 @@ def build_workload(arch, *, density: float = 0.15, seed: int = 0, n_thresh: int 
     T = arch.timesteps
     tm = {}
     t0 = time.perf_counter()
-    fd: dict = {}
-    if model is None:
-        model = random_float_model(arch, seed=seed, threshold=1.0)
-        fd = calibrate_thresholds(model, random_inputs(arch, n_thresh, density, seed=seed + 100), T, density,
-                                  cfg, seed=seed)
+    model = random_float_model(arch, seed=seed, threshold=1.0)
+    spikes: dict = {}
+    fd = calibrate_thresholds(model, random_inputs(arch, n_thresh, density, seed=seed + 100), T, density,
+                              cfg, seed=seed, collect=spikes)
     tm["thresholds_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if calib_x is None:
-        calib_x = random_inputs(arch, n_calib, density, seed=seed + 200)
-    image = compile_model(model, cfg, calib_x, calib_seed=seed)
+    if n_calib > 0:
+        image = compile_model(model, cfg, random_inputs(arch, n_calib, density, seed=seed + 200), calib_seed=seed)
+    else:
+        image = compile_model(model, cfg, None)
+        calibrate_adc(image, cfg, spikes)
+    del spikes
     tm["compile_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     chip = program(image, device, program_seed=seed)
@@ -831,7 +878,7 @@ def scaling(ns=(17, 65, 257), ds=(64, 256, 512), *, density: float, timesteps: i
         for d in ds:
             arch = make_arch(n, d, timesteps=timesteps)
             t0 = time.perf_counter()
-            wl = build_workload(arch, density=density, n_thresh=2, n_calib=4)
+            wl = build_workload(arch, density=density, n_thresh=2)
             build = time.perf_counter() - t0
             runner = Runner(wl.chip, timesteps=timesteps)
             probe = random_inputs(arch, batch, density, seed=7)
@@ -999,7 +1046,7 @@ def main(argv=None) -> int:
     arch = make_arch(65, 512, timesteps=4, name="cifar10-vit-small")
     T = arch.timesteps
     log(f"building {arch.name} (random model, thresholds at density {args.density}) ...")
-    wl = build_workload(arch, density=args.density, n_thresh=4 if quick else 8, n_calib=4 if quick else 16)
+    wl = build_workload(arch, density=args.density, n_thresh=4 if quick else 8)
     log("build: " + ", ".join(f"{k} {v:.1f}" for k, v in wl.build_s.items()))
     x = random_inputs(arch, n_img, args.density, seed=1)
     dens = emulator_densities(wl.chip, x[:8], T)

@@ -146,6 +146,7 @@ def test_every_node_carries_required_attributes(golden):
                     assert obj.chunks is not None and obj.compression == "gzip", name
                     assert obj.shuffle and obj.fletcher32, name
                     assert obj.maxshape[0] is None and obj.attrs["dims"][0] == "sample", name
+                    assert not any(str(d).startswith("dim") for d in obj.attrs["dims"]), name  # all named
 
         f.visititems(visit)
         assert len(seen) > 100
