@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--log-signals", type=_signal_list, default=_signal_list("spikes,adc"), metavar="LIST",
                    help="signal groups to log: all, none or a comma list of input, seeds, encoder, spikes, membrane,"
                         " ssa, current, noise, adc, requant, residual, logits (default spikes,adc)")
-    q.add_argument("--force", action="store_true", help="overwrite an existing --log file")
+    q.add_argument("--resume", action="store_true",
+                   help="continue an interrupted --log run from its last complete batch (FILE.h5.partial)")
+    q.add_argument("--force", action="store_true", help="overwrite an existing --log file (or its partial file)")
     _common(q)
 
     e = sub.add_parser("golden", aliases=["export-golden"],
@@ -245,10 +247,14 @@ def cmd_infer(args) -> int:
     arch = model.arch
     if args.log and args.device == "float":
         raise UsageError("--log: the float SNN has no hardware signals; use --device pcm or ideal")
+    if args.resume and not args.log:
+        raise UsageError("--resume continues an interrupted --log run: give --log FILE.h5")
     if args.log:
-        from .fileio import check_output
+        from .fileio import check_output, partial_path
 
         check_output(args.log, args.force)
+        if args.resume and not partial_path(args.log).exists():
+            raise UsageError(f"--resume: no partial log {partial_path(args.log)} to continue")
     x, labels = load_tokens(args.dataset, args.split, arch)
     sel = _select(len(x), args.start, args.limit)
     x, labels = x[sel], labels[sel]
@@ -277,7 +283,8 @@ def cmd_infer(args) -> int:
         comp = chip.drift_compensation
         runner = Runner(chip, timesteps=T)
         t_prep = time.perf_counter()
-        logits = np.zeros((len(x), arch.n_classes), dtype=np.int64)
+        logits = np.zeros((len(x),) + ((arch.readout_tokens,) if arch.readout_tokens else ()) + (arch.n_classes,),
+                          dtype=np.int64)
         counter = None
         if args.json:  # exact activity counts for the energy section
             from .energy import ActivityCounter
@@ -285,22 +292,36 @@ def cmd_infer(args) -> int:
             counter = ActivityCounter(chip.arch, chip.config, runner.T)
         with contextlib.ExitStack() as stack:
             writer = None
-            if args.log:  # streamed per batch; renamed into place only on success
+            done = 0
+            if args.log:  # streamed per batch into FILE.partial; renamed into place only on success
                 import h5py
 
-                from .fileio import atomic_output
+                from .fileio import resumable_output
                 from .golden import GoldenWriter
 
-                tmp = stack.enter_context(atomic_output(args.log, args.force))
-                fh = stack.enter_context(h5py.File(tmp, "w", track_order=True))
-                writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x),
-                                      meta={"dataset": args.dataset, "split": args.split,
-                                            "start": np.int64(sel.start)})
+                part = stack.enter_context(resumable_output(args.log, args.force, args.resume))
+                meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start),
+                        "n_requested": np.int64(len(x))}
+                if args.resume:
+                    try:
+                        fh = stack.enter_context(h5py.File(part, "r+"))
+                    except OSError:
+                        raise UsageError(f"--resume: partial log {part} is unreadable (killed hard?): "
+                                         f"start over with --force") from None
+                    writer = GoldenWriter.resume(fh, runner, args.log_signals, kind="log", meta=meta,
+                                                 n_samples=len(x))
+                    done = writer.n
+                    logits[:done] = writer.stored_logits()
+                    log.info("resuming %s at sample %d of %d", args.log, done, len(x))
+                else:
+                    fh = stack.enter_context(h5py.File(part, "w", track_order=True))
+                    writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x), meta=meta)
             from .energy import MultiSink
 
             sink = MultiSink(writer, counter) if (writer is not None or counter is not None) else None
             with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
-                for i in range(0, len(x), args.batch_size):
+                b.update(done)
+                for i in range(done, len(x), args.batch_size):
                     j = min(len(x), i + args.batch_size)
                     if writer is not None:
                         writer.stage(x[i:j], labels[i:j])
@@ -488,10 +509,31 @@ COMMANDS = {"energy": cmd_energy, "infer": cmd_infer, "compile": cmd_compile, "p
             "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify}
 
 
+def _terminate_as_interrupt():
+    """SIGTERM unwinds like Ctrl-C: outputs are closed cleanly, partial logs kept for --resume.
+
+    Returns the previous handler (restored when ``main`` returns), or None.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # pragma: no cover - not allowed here
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "quiet", False))
+    previous = _terminate_as_interrupt()
     try:
         _set_threads(getattr(args, "threads", None))
         return COMMANDS[args.command](args)
@@ -499,8 +541,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bittrue {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"bittrue {args.command}: interrupted", file=sys.stderr)
+        hint = ""
+        if getattr(args, "log", None):
+            from .fileio import partial_path
+
+            if partial_path(args.log).exists():
+                hint = f"; partial log kept at {partial_path(args.log)}: rerun with --resume to continue"
+        print(f"bittrue {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)

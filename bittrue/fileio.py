@@ -44,3 +44,32 @@ def atomic_output(path: str | Path, force: bool = False) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def partial_path(path: str | Path) -> Path:
+    """Where a resumable output is written until it completes: ``<target>.partial``."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+@contextlib.contextmanager
+def resumable_output(path: str | Path, force: bool = False, resume: bool = False) -> Iterator[Path]:
+    """Yield ``<path>.partial``; rename it onto ``path`` on success, keep it on failure (for --resume).
+
+    Without ``resume`` an existing partial file is an error unless ``force`` (which starts over); with
+    ``resume`` the partial file must exist.  The target itself only appears, whole, at the rename.
+    """
+    path = check_output(path, force)
+    part = partial_path(path)
+    if resume:
+        if not part.exists():
+            raise OutputError(f"--resume: no partial output {part} to continue (run without --resume)")
+    elif part.exists():
+        if not force:
+            raise OutputError(f"a partial output {part} exists from an interrupted run: pass --resume to "
+                              f"continue it or --force to start over")
+        part.unlink()
+    yield part
+    if path.exists() and not force:
+        raise OutputError(f"output {path} appeared while writing: pass --force to overwrite it")
+    os.replace(part, path)

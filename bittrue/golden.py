@@ -576,9 +576,86 @@ class GoldenWriter:
         self.n = n0 + nb
         self._batch = None
         self._staged = None
+        # a batch is complete only once every dataset holds it: record it, then flush to disk, so an
+        # interrupted run can be resumed from here (``GoldenWriter.resume``)
+        self.f.attrs["samples_done"] = np.int64(self.n)
+        self.f.flush()
 
     def close(self) -> None:
         self.f.attrs["n_samples"] = np.int64(self.n)
+        if "samples_done" in self.f.attrs:
+            del self.f.attrs["samples_done"]
+
+    # ------------------------------------------------------------------ resume
+    @classmethod
+    def resume(cls, f, runner, signals: Iterable[str], *, kind: str = "log", meta: dict | None = None,
+               n_samples: int | None = None) -> "GoldenWriter":
+        """Continue a partial file written by an interrupted run (opened ``r+``).
+
+        The file must describe the same run (schema, chip digests, root seed, T, signals, kind and every
+        ``meta`` value); its datasets are cut back to the last complete batch (``samples_done``) and the
+        writer appends from there.  Raises :class:`GoldenError` when the file cannot be continued.
+        """
+        from .run import SIGNALS
+
+        check_schema(f)
+        a = f.attrs
+        if "samples_done" not in a:
+            raise GoldenError("the partial file records no complete batch (samples_done missing): start over "
+                              "with --force")
+        image_sha, _ = chip_digests(runner.chip)
+        sig = frozenset(signals)
+        want = {"kind": kind, "image_sha256": image_sha, "root_seed": int(runner.root_seed),
+                "timesteps": int(runner.T), "config_json": runner.chip.config.to_json(),
+                "signals": json.dumps([s for s in SIGNALS if s in sig])}
+        want.update(meta or {})
+        for k, v in want.items():
+            have = a.get(k)
+            if isinstance(have, bytes):
+                have = have.decode()
+            if isinstance(have, np.generic):
+                have = have.item()
+            if isinstance(v, np.generic):
+                v = v.item()
+            if have != v:
+                raise GoldenError(f"the partial file was written by a different run ({k} differs): "
+                                  f"start over with --force")
+        self = cls.__new__(cls)
+        self.signals = sig
+        self.f = f
+        self.runner = runner
+        self.T = int(runner.T)
+        self.n_hint = n_samples
+        self._order = {u: i for i, u in enumerate(unit_order(runner.arch))}
+        self.g_inputs, self.g_layers, self.g_outputs = f["inputs"], f["layers"], f["outputs"]
+        self.n = int(a["samples_done"])
+        self._ds, self._units = {}, {}
+        for gname in self.g_layers:
+            g = self.g_layers[gname]
+            unit = str(g.attrs["unit"])
+            self._units[unit] = g
+            self._order.setdefault(unit, int(g.attrs["index"]))
+            for dname in g:
+                self._ds[f"{unit}/{dname}"] = g[dname]
+        for grp, pre in ((self.g_inputs, "inputs"), (self.g_outputs, "outputs")):
+            for dname in grp:
+                self._ds[f"{pre}/{dname}"] = grp[dname]
+        for ds in self._ds.values():
+            if ds.shape[0] > self.n:
+                ds.resize(self.n, axis=0)
+            elif ds.shape[0] < self.n:
+                raise GoldenError(f"the partial file is inconsistent ({ds.name} has {ds.shape[0]} samples, "
+                                  f"{self.n} recorded): start over with --force")
+        self._staged = None
+        self._batch = None
+        return self
+
+    def stored_logits(self) -> np.ndarray:
+        """Logits of the samples already in the file (raw int64 codes)."""
+        ds = self._ds.get("outputs/logits")
+        if ds is None:
+            return np.zeros((0,), np.int64)
+        return np.asarray(decode(ds.attrs, ds[: self.n]), np.int64)
 
 
 def write_run(writer: GoldenWriter, runner, x: np.ndarray, sample_ids: np.ndarray, labels: np.ndarray | None = None,

@@ -78,6 +78,15 @@ def _parse(argv):
     ap.add_argument("--leak-shift", type=int, default=1)
     ap.add_argument("--eval-seed", type=int, default=0, help="seed of the numpy float evaluation")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start the SNN from this float model (.h5) instead of a random init (fine-tuning)")
+    ap.add_argument("--kd", type=Path, default=None,
+                    help="ANN teacher (.npz, tools/ann.py format) for knowledge distillation of the SNN")
+    ap.add_argument("--kd-weight", type=float, default=0.5, help="weight of the distillation loss (0..1)")
+    ap.add_argument("--kd-temp", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--noise-start", type=int, default=0, help="epoch at which the noise ramp starts")
+    ap.add_argument("--clean-last", type=int, default=0,
+                    help="last epochs without data augmentation (shifts off)")
     ap.add_argument("--quiet", action="store_true")
     return ap.parse_args(argv)
 
@@ -319,6 +328,39 @@ def snn_to_float_model(net, arch, training):
                       cls=net.cls.detach().numpy().astype(np.float32), training=training).validate()
 
 
+def load_snn(net, fm, arch):
+    """Copy a FloatModel's parameters (weights, BN affine and running statistics, thresholds, pos, cls) into net."""
+    import torch
+
+    with torch.no_grad():
+        for name, lin in fm.linear.items():
+            m = net.lin[name.replace(".", "_")]
+            if np.any(lin.bias != 0):
+                raise ValueError(f"--init: {name} has a non-zero bias")
+            m.weight.copy_(torch.from_numpy(lin.weight))
+            m.bn.weight.copy_(torch.from_numpy(lin.bn_gamma))
+            m.bn.bias.copy_(torch.from_numpy(lin.bn_beta))
+            m.bn.running_mean.copy_(torch.from_numpy(lin.bn_mean))
+            m.bn.running_var.copy_(torch.from_numpy(lin.bn_var))
+        for n, th in fm.lif_threshold.items():
+            net.lif[n.replace(".", "_")].log_theta.fill_(math.log(th))
+        net.pos.copy_(torch.from_numpy(fm.pos))
+        net.cls.copy_(torch.from_numpy(fm.cls))
+
+
+def arrays_to_ann(ann, arrays):
+    """Inverse of :func:`ann_to_arrays`."""
+    import torch
+
+    sd = {}
+    for k, v in ann.state_dict().items():
+        a = arrays[k]
+        if k.endswith(".weight") and a.ndim == 2:
+            a = a.T
+        sd[k] = torch.from_numpy(np.ascontiguousarray(a))
+    ann.load_state_dict(sd)
+
+
 def ann_to_arrays(ann, arch) -> dict[str, np.ndarray]:
     """Plain float32 arrays; linear weights stored (in, out)."""
     out = {"meta.dim": np.int64(arch.dim), "meta.depth": np.int64(arch.depth), "meta.heads": np.int64(arch.heads),
@@ -370,7 +412,8 @@ def main(argv=None) -> int:
 
     def batches(n_epochs_done):
         perm = rng.permutation(len(ytr))
-        imgs = shift_images(xtr_img[perm], args.shift_prob, rng)
+        prob = 0.0 if n_epochs_done >= args.epochs - args.clean_last else args.shift_prob
+        imgs = shift_images(xtr_img[perm], prob, rng)
         codes = patchify(imgs, arch.patch)
         for i in range(0, len(perm), args.batch):
             yield codes[i:i + args.batch], ytr_t[perm[i:i + args.batch]]
@@ -385,7 +428,7 @@ def main(argv=None) -> int:
         net.train()
         return float(np.mean(np.concatenate(pred) == labels))
 
-    def fit(net, epochs, scale, lr, name, noise=False, logit_div=1.0):
+    def fit(net, epochs, scale, lr, name, noise=False, logit_div=1.0, teacher=None):
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=args.weight_decay)
         steps = epochs * math.ceil(len(ytr) / args.batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1,
@@ -394,13 +437,20 @@ def main(argv=None) -> int:
         net.train()
         for ep in range(epochs):
             if noise:
-                state.noise = min(1.0, (ep + 1) / max(1, args.noise_warmup))
+                state.noise = min(1.0, max(0, ep + 1 - args.noise_start) / max(1, args.noise_warmup))
                 state.ssa_sample = ep >= args.ssa_warmup
             tot, correct, n = 0.0, 0, 0
             for xb, yb in batches(ep):
                 x = torch.from_numpy(xb.astype(np.float32)) * scale
                 out = net(x)
                 loss = lossf(out / logit_div, yb)
+                if teacher is not None:
+                    with torch.no_grad():
+                        soft = torch.softmax(teacher(torch.from_numpy(xb.astype(np.float32)) / 255.0)
+                                             / args.kd_temp, 1)
+                    kd = torch.nn.functional.kl_div(torch.log_softmax(out / logit_div / args.kd_temp, 1), soft,
+                                                    reduction="batchmean") * args.kd_temp ** 2
+                    loss = (1 - args.kd_weight) * loss + args.kd_weight * kd
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -437,7 +487,21 @@ def main(argv=None) -> int:
 
     # ---- SNN
     snn = SNN()
-    fit(snn, args.epochs, 1.0 / 256.0, args.lr, "snn", noise=True, logit_div=float(arch.timesteps))
+    if args.init is not None:
+        load_snn(snn, load_float_model(args.init), arch)
+        log(args, f"SNN initialised from {args.init}")
+    teacher = None
+    if args.kd is not None:
+        sys.path.insert(0, str(ROOT / "tools"))
+        from ann import load_ann
+
+        teacher = ANN()
+        arrays_to_ann(teacher, load_ann(args.kd))
+        teacher.eval()
+        log(args, f"ANN teacher {args.kd}: test {accuracy(teacher, xte_code, yte, 1.0 / 255.0):.4f}")
+        teacher.eval()
+    fit(snn, args.epochs, 1.0 / 256.0, args.lr, "snn", noise=True, logit_div=float(arch.timesteps),
+        teacher=teacher)
     state.max_abs_r = 0.0
     snn_train_acc = accuracy(snn, xtr_code, ytr, 1.0 / 256.0)
     snn_test_acc = accuracy(snn, xte_code, yte, 1.0 / 256.0)

@@ -1,0 +1,69 @@
+"""Interrupted ``infer --log``: no partial target, and ``--resume`` completes it to the same datasets."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from bittrue.model import ARCHITECTURES, random_float_model, save_float_model
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and not name.startswith("chip/"):
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+def test_kill_then_resume_equals_uninterrupted(tmp_path, sig):
+    model = tmp_path / "m.h5"
+    save_float_model(random_float_model(ARCHITECTURES["digits"], seed=4, threshold=0.5), model)
+    base = [sys.executable, "-m", "bittrue", "infer", "--model", str(model), "--split", "all", "--limit", "240",
+            "--batch-size", "8", "--timesteps", "2", "--quiet", "--log-signals", "spikes,adc"]
+    target = tmp_path / "run.h5"
+    part = tmp_path / "run.h5.partial"
+    p = subprocess.Popen(base + ["--log", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait until a few batches have been flushed (the partial file grows after each batch)
+    sizes = []
+    t_end = time.time() + 120
+    while time.time() < t_end and p.poll() is None:
+        if part.exists():
+            s = part.stat().st_size
+            if not sizes or s != sizes[-1]:
+                sizes.append(s)
+            if len(sizes) >= 4:
+                break
+        time.sleep(0.05)
+    assert p.poll() is None, "run finished before it could be interrupted; make it longer"
+    os.kill(p.pid, sig)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert not target.exists(), "an interrupted run must leave no target"
+    assert part.exists() and "--resume" in err
+    assert "Traceback" not in err
+    # resume completes it
+    r = subprocess.run(base + ["--log", str(target), "--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert target.exists() and not part.exists()
+    # an uninterrupted run gives the same datasets
+    ref = tmp_path / "ref.h5"
+    r2 = subprocess.run(base + ["--log", str(ref)], capture_output=True, text=True, timeout=300)
+    assert r2.returncode == 0, r2.stderr
+    a, b = _datasets(target), _datasets(ref)
+    assert a.keys() == b.keys() and len(a) > 5
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    with h5py.File(target) as f:
+        assert int(f.attrs["n_samples"]) == 240
+    # the accuracy line matches too
+    assert r.stdout.splitlines()[2] == r2.stdout.splitlines()[2]
