@@ -22,7 +22,7 @@ start at 0 and persist across time steps; everything else is recomputed every st
         s2   = LIF_b.mlp_in(r)
         hdn  = LIF_b.h(BN_mlp1(s2 @ W_mlp1))
         r    = r + BN_mlp2(hdn @ W_mlp2)
-    z        = LIF_head.in(r[0])                                        # CLS token only
+    z        = LIF_head.in(r[readout])       # token 0 (CLS), or the last Q tokens (arch.readout_tokens)
     logits  += BN_head(z @ W_head)
 
 ``BN_x(a) = gamma (a + bias - mean) / sqrt(var + eps) + beta`` is the inference-form BatchNorm of
@@ -103,7 +103,9 @@ def ssa(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int, mask: np.ndarra
 def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng: np.random.Generator,
                   k_s: int, k_o: int, leak_shift: int = 1, reset: Reset = Reset.HARD,
                   record: Record | None = None) -> np.ndarray:
-    """Run the float SNN on a batch; return the logits summed over time, float64 (B, n_classes).
+    """Run the float SNN on a batch; return the logits summed over time, float64.
+
+    Shape (B, n_classes) for a CLS readout, (B, Q, n_classes) for a readout of Q query tokens.
 
     Parameters
     ----------
@@ -162,7 +164,8 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     pos = model.pos.astype(np.float64)
     cls = model.cls.astype(np.float64)
     p_in = x_code.astype(np.float64) / 256.0
-    logits = np.zeros((bsz, arch.n_classes), dtype=np.float64)
+    ro = arch.readout_slice
+    logits = np.zeros((bsz, arch.n_readout, arch.n_classes), dtype=np.float64)
     for t in range(int(timesteps)):
         e = (rng.random(p_in.shape) < p_in).astype(np.float64)
         r = np.empty((bsz, n_tok, d), dtype=np.float64)
@@ -181,9 +184,9 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
             s2 = lif(pre + "mlp_in", r)
             hdn = lif(pre + "h", linear(pre + "mlp1", s2))
             r = r + linear(pre + "mlp2", hdn)
-        z = lif("head.in", r[:, :1])
-        logits += linear("head", z)[:, 0]
-    return logits
+        z = lif("head.in", r[:, ro])
+        logits += linear("head", z)
+    return logits if arch.readout_tokens else logits[:, 0]
 
 
 def float_predict(model: FloatModel, x_code: np.ndarray, *, seed: int = 0, batch: int = 512,
