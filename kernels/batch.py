@@ -1,7 +1,9 @@
 """Batched drivers: one hardware block over a whole batch of samples at one time step.
 
-Each driver runs ``prange`` over samples; every iteration writes only its own sample's slice
-(outputs, LFSR registers, logs), so results are identical for any thread count.  The
+The SSA driver runs ``prange`` over samples; every iteration writes only its own sample's slice
+(outputs, LFSR registers, logs), so results are identical for any thread count.  The seed and
+encoder drivers do so little work per call that a parallel launch would cost more than it saves
+(and a loaded machine makes thread barriers expensive), so they loop serially.  The
 per-sample work calls the single-block kernels (``lfsr``, ``encoder``, ``ssa``), which stay the
 unit of testing against ``tests/reference.py``.
 
@@ -17,17 +19,17 @@ from .lfsr import lfsr_count, lfsr_draw_bank, lfsr_expand, lfsr_seed_bank
 from .ssa import pack_bits, pack_bits_t, ssa_head
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def seed_bank_batch(root, block, layer, phase, sample_ids, n_head, n_row, n_col, width, out):
     """``out[b]`` = seeds of one LFSR bank (``lfsr_seed_bank``) for sample ``sample_ids[b]``.
 
     out : uint64 (B, n_head * n_row * n_col)
     """
-    for b in prange(out.shape[0]):
+    for b in range(out.shape[0]):
         lfsr_seed_bank(root, block, layer, phase, sample_ids[b], n_head, n_row, n_col, width, out[b])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def encoder_layer(p_code, states, width, tap_mask, k, steps, sharing, spikes_out, draw_log):
     """Input encoder of spec 5.3 for a batch at one step.
 
@@ -43,7 +45,7 @@ def encoder_layer(p_code, states, width, tap_mask, k, steps, sharing, spikes_out
     nb, n_p, n_f = p_code.shape
     n_reg = states.shape[1]
     log = draw_log.shape[0] > 0
-    for b in prange(nb):
+    for b in range(nb):
         rd = np.empty(n_reg, dtype=np.int64)
         lfsr_draw_bank(states[b], width, tap_mask, k, steps, rd)
         dr = np.empty((n_p, n_f), dtype=np.int64)

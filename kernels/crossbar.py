@@ -167,41 +167,40 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     n_ct = (n_out + tile_cols - 1) // tile_cols
     log = i_log.shape[0] > 0
     half = np.int64(1) << np.int64(adc_bits - 1)
-    for bn in prange(nb * nt):
-        bn64 = np.int64(bn)
-        bi = bn64 // nt
-        tok = bn64 - bi * nt
+    for bi in prange(nb):
         cur = np.zeros(n_out, dtype=np.int32)
         nzv = np.zeros(n_out, dtype=np.int64)
         codes = np.empty(n_out, dtype=np.int64)
-        acc = np.zeros(n_out, dtype=np.int64)
-        prefix = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
-        for rt in range(n_rt):
-            cur[:] = 0
-            r1 = min(n_in, (rt + 1) * tile_rows)
-            for r in range(rt * tile_rows, r1):
-                if spikes[bi, tok, r] != 0:
-                    g_row = g_diff_code[r]
-                    for c in range(n_out):
-                        cur[c] += g_row[c]
-            for ct in range(n_ct):
-                c0 = ct * tile_cols
-                c1 = min(n_out, c0 + tile_cols)
-                if noise_on != 0:
-                    tile = np.int64(rt * n_ct + ct)
-                    sig = sigma_code[ct]
+        acc = np.empty(n_out, dtype=np.int64)
+        for tok in range(nt):
+            acc[:] = 0
+            prefix = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
+            for rt in range(n_rt):
+                cur[:] = 0
+                r1 = min(n_in, (rt + 1) * tile_rows)
+                for r in range(rt * tile_rows, r1):
+                    if spikes[bi, tok, r] != 0:
+                        g_row = g_diff_code[r]
+                        for c in range(n_out):
+                            cur[c] += g_row[c]
+                for ct in range(n_ct):
+                    c0 = ct * tile_cols
+                    c1 = min(n_out, c0 + tile_cols)
+                    if noise_on != 0:
+                        tile = np.int64(rt * n_ct + ct)
+                        sig = sigma_code[ct]
+                        for c in range(c0, c1):
+                            nzv[c] = noise_gauss_code(noise_key(prefix, tile, c), sig)
+                    _adc_range(cur, nzv, c0, c1, i_fs_code[ct], adc_bits, half, codes)
                     for c in range(c0, c1):
-                        nzv[c] = noise_gauss_code(noise_key(prefix, tile, c), sig)
-                _adc_range(cur, nzv, c0, c1, i_fs_code[ct], adc_bits, half, codes)
-                for c in range(c0, c1):
-                    acc[c] += codes[c]
-            if log:
-                for c in range(n_out):
-                    i_log[bi, tok, rt, c] = cur[c]
-                    noise_log[bi, tok, rt, c] = nzv[c]
-                    adc_log[bi, tok, rt, c] = codes[c]
-        for c in range(n_out):
-            y_code[bi, tok, c] = requant_code(acc[c], m_code[c], b_code[c], s_shift, out_width)
+                        acc[c] += codes[c]
+                if log:
+                    for c in range(n_out):
+                        i_log[bi, tok, rt, c] = cur[c]
+                        noise_log[bi, tok, rt, c] = nzv[c]
+                        adc_log[bi, tok, rt, c] = codes[c]
+            for c in range(n_out):
+                y_code[bi, tok, c] = requant_code(acc[c], m_code[c], b_code[c], s_shift, out_width)
 
 
 @njit(cache=True)
