@@ -124,7 +124,9 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
                                  g_neg_uS=g_neg, w_max=w_max, affine_a=a, affine_b=b))
 
     # ---- ADC calibration
-    diffs = {lay.name: (quantise_conductance(lay.g_pos_uS, cfg).astype(np.int64)
+    # float64 BLAS on integer values: every product and partial sum is an integer below 2^53, so the
+    # currents are exact (and this is ~100x faster than an int64 matmul at CIFAR scale)
+    diffs = {lay.name: (quantise_conductance(lay.g_pos_uS, cfg).astype(np.float64)
                         - quantise_conductance(lay.g_neg_uS, cfg)) for lay in layers}
     samples: dict[str, list[list[np.ndarray]]] = {
         lay.name: [[] for _ in range(n_tiles(lay.n_out, t_cfg.cols))] for lay in layers}
@@ -136,7 +138,7 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
         def record(name: str, t: int, spikes: np.ndarray) -> None:
             if name not in diffs:
                 return
-            s = np.asarray(spikes, np.int64).reshape(-1, spikes.shape[-1])
+            s = np.asarray(spikes, np.float64).reshape(-1, spikes.shape[-1])
             d = diffs[name]
             for rt in range(n_tiles(d.shape[0], t_cfg.rows)):
                 r0, r1 = rt * t_cfg.rows, min(d.shape[0], (rt + 1) * t_cfg.rows)

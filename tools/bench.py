@@ -1057,7 +1057,8 @@ def render(res: dict) -> str:
     out.append("== roofline ==")
     out.append(f"bare crossbar accumulate: {r['accumulate_gadds_s']:.2f} G adds/s "
                f"({r['accumulate_gbytes_s']:.1f} GB/s of int16 conductance rows); per kind "
-               + ", ".join(f"{k} {v:.2f}" for k, v in r["accumulate_gadds_s_by_kind"].items()))
+               + ", ".join(f"{k} {v:.2f}" if np.isfinite(v) else f"{k} -" for k, v in
+                           r["accumulate_gadds_s_by_kind"].items()))
     out.append(f"adds per image: {r['adds_per_image'] / 1e6:.1f} M -> accumulate-only bound "
                f"{r['accumulate_bound_img_s']:.1f} img/s; emulator reaches {100 * r['emulator_fraction_of_bound']:.0f}%")
     out.append(f"torch: {r['torch_flops_per_image'] / 1e9:.2f} GFLOP/image, {r['torch_gflops_s']:.1f} GFLOP/s achieved, "

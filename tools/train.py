@@ -521,7 +521,15 @@ def main(argv=None) -> int:
 
     reset = Reset.HARD if args.reset == "hard" else Reset.SOFT
     cmd = "python tools/train.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    stages = [cmd]
+    if args.init is not None:  # fine-tuning: keep the chain of commands that produced the starting model
+        init_tr = load_float_model(args.init).training
+        stages = list(init_tr.get("stages", [init_tr.get("command", f"unknown ({args.init})")])) + stages
     training = {
+        "stages": stages, "init": None if args.init is None else str(args.init),
+        "kd": None if args.kd is None else {"teacher": str(args.kd), "weight": args.kd_weight,
+                                            "temperature": args.kd_temp},
+        "clean_last_epochs": args.clean_last, "noise_start_epoch": args.noise_start,
         "seed": args.seed, "epochs": args.epochs, "ann_epochs": args.ann_epochs, "command": cmd,
         "torch_version": torch.__version__, "torch_threads": args.threads, "numpy_version": np.__version__,
         "optimizer": f"AdamW lr={args.lr} (ANN {args.ann_lr}) wd={args.weight_decay} one-cycle cosine, batch {args.batch}",
@@ -549,7 +557,7 @@ def main(argv=None) -> int:
     log(args, f"SNN: torch train {snn_train_acc:.4f} test {snn_test_acc:.4f} (PCM+ADC noise {snn_noisy_acc:.4f}); "
               f"numpy float test {float_acc:.4f} ({t_np:.1f} s); max|r| {max_r:.2f}; "
               f"ANN {ann_acc}; time: ANN {t_ann:.0f} s, total {train_s:.0f} s")
-    print(f"wrote {args.out} and {ann_out}")
+    print(f"wrote {args.out}" + (f" and {ann_out}" if args.ann_epochs > 0 else ""))
     return 0
 
 
