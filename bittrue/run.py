@@ -22,7 +22,7 @@ import numpy as np
 
 from .kernels.batch import encoder_layer, seed_bank_batch, ssa_layer
 from .kernels.crossbar import crossbar_layer
-from .kernels.lfsr import lfsr_bank_shape, taps_to_mask
+from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, taps_to_mask
 from .kernels.lif import lif_update, residual_add
 from .program import Chip
 
@@ -85,6 +85,11 @@ class Runner:
         self.steps_enc = spd or self.bits_enc
         self.steps_s = spd or self.bits_s
         self.steps_o = spd or self.bits_o
+        # one draw = steps clocks, applied at once through byte jump tables (bit-identical)
+        tm = int(self.tap_mask)
+        self.table_enc = lfsr_jump_table(self.width, tm, self.steps_enc)
+        self.table_s = lfsr_jump_table(self.width, tm, self.steps_s)
+        self.table_o = lfsr_jump_table(self.width, tm, self.steps_o)
         self.lif_width = cfg.lif.width
         self.leak = cfg.lif.leak_shift
         self.reset = int(cfg.lif.reset)
@@ -192,8 +197,7 @@ class Runner:
             spikes = np.empty((nb, arch.n_patches, arch.token_features), dtype=np.uint8)
             dlog = (np.empty(spikes.shape, np.int64) if sink is not None and "encoder" in sink.signals
                     else empty8)
-            encoder_layer(p, enc_states, self.width, self.tap_mask, self.bits_enc, self.steps_enc, self.sharing,
-                          spikes, dlog)
+            encoder_layer(p, enc_states, self.table_enc, self.bits_enc, self.sharing, spikes, dlog)
             if sink is not None and "encoder" in sink.signals:
                 sink("encoder/draw", t, dlog)
                 sink("encoder/spikes", t, spikes)
@@ -221,8 +225,8 @@ class Runner:
                           np.empty((nb, H, N, N), np.int64), np.empty((nb, H, N, dk), np.int64))
                 else:
                     lg = (e4[np.int32], e4[np.uint8], e4[np.int32], e4[np.uint8], e4[np.int64], e4[np.int64])
-                ssa_layer(q, k, v, H, dk, int(arch.mask), self.k_s, self.k_o, ss, so, self.width, self.tap_mask,
-                          self.bits_s, self.bits_o, self.steps_s, self.steps_o, self.sharing, o, *lg)
+                ssa_layer(q, k, v, H, dk, int(arch.mask), self.k_s, self.k_o, ss, so, self.table_s, self.table_o,
+                          self.bits_s, self.bits_o, self.sharing, o, *lg)
                 if log_ssa:
                     for nm, arr in zip(("c_code", "s_spikes", "p_code", "o_spikes", "draw_s", "draw_o"), lg):
                         sink(f"{pre}.ssa/{nm}", t, arr)

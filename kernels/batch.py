@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .encoder import encoder_spikes
-from .lfsr import lfsr_count, lfsr_draw_bank, lfsr_expand, lfsr_seed_bank
+from .lfsr import lfsr_count, lfsr_draw_bank_jump, lfsr_expand, lfsr_seed_bank
 from .ssa import pack_bits, pack_bits_t, ssa_head
 
 
@@ -30,7 +30,7 @@ def seed_bank_batch(root, block, layer, phase, sample_ids, n_head, n_row, n_col,
 
 
 @njit(cache=True)
-def encoder_layer(p_code, states, width, tap_mask, k, steps, sharing, spikes_out, draw_log):
+def encoder_layer(p_code, states, table, k, sharing, spikes_out, draw_log):
     """Input encoder of spec 5.3 for a batch at one step.
 
     ===========  ======================  ===========================================
@@ -38,6 +38,7 @@ def encoder_layer(p_code, states, width, tap_mask, k, steps, sharing, spikes_out
     ===========  ======================  ===========================================
     p_code       int32 (B, NP, F)        k-bit feature codes
     states       uint64 (B, n_reg)       LFSR registers (updated in place)
+    table        uint64 (bytes, 256)     jump table of one draw (``lfsr_jump_table``)
     spikes_out   uint8 (B, NP, F)        spikes ``draw < p``
     draw_log     int64 (B, NP, F) or 0   the draw each comparator saw (optional)
     ===========  ======================  ===========================================
@@ -47,7 +48,7 @@ def encoder_layer(p_code, states, width, tap_mask, k, steps, sharing, spikes_out
     log = draw_log.shape[0] > 0
     for b in range(nb):
         rd = np.empty(n_reg, dtype=np.int64)
-        lfsr_draw_bank(states[b], width, tap_mask, k, steps, rd)
+        lfsr_draw_bank_jump(states[b], table, k, rd)
         dr = np.empty((n_p, n_f), dtype=np.int64)
         lfsr_expand(rd, sharing, n_p, n_f, dr)
         encoder_spikes(p_code[b], dr, spikes_out[b])
@@ -56,8 +57,8 @@ def encoder_layer(p_code, states, width, tap_mask, k, steps, sharing, spikes_out
 
 
 @njit(cache=True, parallel=True)
-def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, width, tap_mask,
-              bits_s, bits_o, steps_s, steps_o, sharing, o_out,
+def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s, table_o,
+              bits_s, bits_o, sharing, o_out,
               c_log, s_log, p_log, o_log, draw_s_log, draw_o_log):
     """SSA engine of spec 3 for a batch at one step, all heads.
 
@@ -67,6 +68,7 @@ def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, width, 
     q, k, v      uint8 (B, N, D)              spikes, head h = columns h*d_k .. +d_k
     states_s     uint64 (B, H * n_reg_s)      score-comparator LFSRs (in place)
     states_o     uint64 (B, H * n_reg_o)      output-comparator LFSRs (in place)
+    table_s/_o   uint64 (bytes, 256)          jump tables of one score / output draw
     o_out        uint8 (B, N, D)              output spikes, heads concatenated
     c_log        int32 (B, H, N, N) or 0      score counters C
     s_log        uint8 (B, H, N, N) or 0      score spikes S
@@ -98,9 +100,9 @@ def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, width, 
             pack_bits(np.ascontiguousarray(q[b, :, c0:c0 + d_k]), qw)
             pack_bits(np.ascontiguousarray(k[b, :, c0:c0 + d_k]), kw)
             pack_bits_t(np.ascontiguousarray(v[b, :, c0:c0 + d_k]), vtw)
-            lfsr_draw_bank(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], width, tap_mask, bits_s, steps_s, rd_s)
+            lfsr_draw_bank_jump(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], table_s, bits_s, rd_s)
             lfsr_expand(rd_s, sharing, n_tok, n_tok, ds)
-            lfsr_draw_bank(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], width, tap_mask, bits_o, steps_o, rd_o)
+            lfsr_draw_bank_jump(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], table_o, bits_o, rd_o)
             lfsr_expand(rd_o, sharing, n_tok, d_k, do)
             ssa_head(qw, kw, vtw, mask, k_s, k_o, ds, do, cc, ss, pp, oo)
             o_out[b, :, c0:c0 + d_k] = oo

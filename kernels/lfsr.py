@@ -190,6 +190,60 @@ def lfsr_draw_bank_parallel(states, width, tap_mask, k, steps, out):
 
 
 @njit(cache=True)
+def lfsr_jump_table(width, tap_mask, steps):
+    """Byte tables of the ``steps``-clock advance (a linear map over GF(2), spec 2.1).
+
+    ``table[b, v]`` is the state reached after ``steps`` clocks from the state ``v << 8b``; since a
+    Fibonacci LFSR's update is linear (XOR of tapped bits, a shift, a mask), the state after
+    ``steps`` clocks from any ``s`` is ``XOR_b table[b, (s >> 8b) & 0xFF]``.
+
+    ==========  ================  ======================================
+    signal      width             type
+    ==========  ================  ======================================
+    table       n                 uint64 (ceil(n / 8), 256)
+    ==========  ================  ======================================
+    """
+    n_bytes = (width + 7) // 8
+    tm = np.uint64(tap_mask)
+    table = np.zeros((n_bytes, 256), dtype=np.uint64)
+    for b in range(n_bytes):
+        for v in range(256):
+            s = mask_u(np.uint64(v) << np.uint64(8 * b), width)
+            for _ in range(steps):
+                s = lfsr_step(s, width, tm)
+            table[b, v] = s
+    return table
+
+
+@njit(cache=True)
+def lfsr_draw_bank_jump(states, table, k, out):
+    """:func:`lfsr_draw_bank` through a jump table (:func:`lfsr_jump_table`): identical results.
+
+    One draw per register: ``s <- XOR_b table[b, byte_b(s)]`` (all ``steps`` clocks at once, the
+    word-parallel update of spec 2.2), ``out = s[k-1:0]``.  Serial, callable inside ``prange``.
+
+    ==========  =====  ====================================
+    signal      width  type
+    ==========  =====  ====================================
+    states      n      uint64 in/out, any C-contiguous shape
+    table       n      uint64 (ceil(n / 8), 256)
+    out         k      unsigned value in the caller's dtype
+    ==========  =====  ====================================
+    """
+    s_flat = states.reshape(states.size)
+    o_flat = out.reshape(out.size)
+    km = mask_u(np.uint64(0xFFFFFFFFFFFFFFFF), k)
+    n_bytes = table.shape[0]
+    for i in range(s_flat.size):
+        x = np.uint64(s_flat[i])
+        s = np.uint64(0)
+        for b in range(n_bytes):
+            s ^= table[b, (x >> np.uint64(8 * b)) & np.uint64(0xFF)]
+        s_flat[i] = s
+        o_flat[i] = s & km
+
+
+@njit(cache=True)
 def lfsr_draw_seq(state, width, tap_mask, k, steps, out):
     """Successive draws of ONE register: ``out[i]`` is draw ``i`` (spec 2.2); returns the
     final state.

@@ -70,19 +70,9 @@ def pack_bits_t(spikes, out):
     Notes
     -----
     Same bit widths as :func:`pack_bits`; used for ``v`` (rows = tokens, cols = channels).
+    It is :func:`pack_bits` of the transposed view.
     """
-    rows = spikes.shape[0]
-    cols = spikes.shape[1]
-    nw = out.shape[1]
-    for c in range(cols):
-        for w in range(nw):
-            out[c, w] = np.uint64(0)
-    for r in range(rows):
-        bit = np.uint64(1) << np.uint64(r & 63)
-        w = r >> 6
-        for c in range(cols):
-            if spikes[r, c] != 0:
-                out[c, w] |= bit
+    pack_bits(spikes.T, out)
 
 
 @njit(cache=True)

@@ -85,3 +85,22 @@ def test_index_matches_reference(sharing, n_rows, n_cols, data):
     c = data.draw(st.integers(0, n_cols - 1))
     assert lfsr_index(sharing, r, c, n_cols) == lfsr_index.py_func(sharing, r, c, n_cols) \
         == ref.ref_lfsr_index(sharing, r, c, n_cols)
+
+
+@given(sts.lfsr_bank(), st.integers(1, 3))
+def test_jump_table_draws_equal_stepped_draws(bank, rounds):
+    """The byte jump-table advance (linearity over GF(2)) equals clocking the register ``steps`` times."""
+    from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_draw_bank_jump, lfsr_jump_table
+
+    w, taps, states, k, steps = bank
+    tm = taps_to_mask(taps)
+    table = lfsr_jump_table(w, tm, steps)
+    a, b = states.copy(), states.copy()
+    for _ in range(rounds):
+        oa = np.zeros(a.size, np.int64)
+        ob = np.zeros(b.size, np.int64)
+        lfsr_draw_bank(a, w, tm, k, steps, oa)
+        lfsr_draw_bank_jump(b, table, k, ob)
+        assert np.array_equal(a, b) and np.array_equal(oa, ob)
+    want = [ref.ref_lfsr_draws(int(s), rounds, k, w, taps, steps)[-1] for s in states]
+    assert ob.tolist() == want
