@@ -133,6 +133,12 @@ ARCHITECTURES: dict[str, Architecture] = {
     "cifar10-vit-small": Architecture(name="cifar10-vit-small", token_features=48, n_patches=64, dim=512,
                                       depth=6, heads=8, d_k=64, mlp=2048, timesteps=4, n_classes=10,
                                       mask=Mask.DIAGONAL, cls_token=True, image_shape=(32, 32, 3), patch=4),
+    # 2x2 QPSK in-context detection (bittrue.datasets.mimo, docs/mimo.md): 16 pilot tokens then 4 query tokens,
+    # 73 features each (thermometer-coded received signal, one-hot pilot symbols, query flag); causal SSA; one
+    # joint 16-class readout per query token
+    "mimo-icl": Architecture(name="mimo-icl", token_features=73, n_patches=20, dim=64, depth=2, heads=4, d_k=16,
+                             mlp=256, timesteps=8, n_classes=16, mask=Mask.CAUSAL, cls_token=False,
+                             readout_tokens=4),
 }
 
 

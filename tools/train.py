@@ -5,6 +5,29 @@ Usage::
 
     python tools/train.py digits --out bittrue/models/digits.h5 --epochs 60 --seed 0
 
+The shipped ``bittrue/models/digits.h5`` is trained in stages, each fine-tuning the previous one with
+``--init`` (the model's ``training["stages"]`` lists the exact commands)::
+
+    # 1: ANN baseline (60 epochs, -> /tmp/run2/digits-ann.npz = bittrue/models/digits-ann.npz) and the SNN
+    #    from scratch: full PCM noise, +-1 pixel shifts, SSA in expectation form for 8 epochs
+    python tools/train.py digits --out /tmp/run2/digits.h5 --epochs 50 --ssa-warmup 8 --threads 1 --seed 0
+    # 2: sampled SSA throughout, PCM noise x0.5, distillation from the ANN, no shifts in the last 8 epochs
+    python tools/train.py digits --out /tmp/ft/A.h5 --ann-epochs 0 --epochs 50 --ssa-warmup 0 \
+        --init /tmp/run2/digits.h5 --kd bittrue/models/digits-ann.npz --kd-weight 0.5 --lr 2e-3 \
+        --pcm-noise 0.5 --noise-warmup 1 --clean-last 8 --threads 1 --seed 1
+    # 3: no shifts at all (augmentation hurt this capacity-/noise-limited net)
+    python tools/train.py digits --out /tmp/ft/C.h5 --ann-epochs 0 --epochs 45 --ssa-warmup 0 \
+        --init /tmp/ft/A.h5 --kd bittrue/models/digits-ann.npz --kd-weight 0.5 --lr 2e-3 \
+        --pcm-noise 0.5 --noise-warmup 1 --shift-prob 0 --threads 1 --seed 2
+    # 4: batch 256, higher lr, 80 epochs
+    python tools/train.py digits --out /tmp/ft/F.h5 --ann-epochs 0 --epochs 80 --ssa-warmup 0 \
+        --init /tmp/ft/C.h5 --kd bittrue/models/digits-ann.npz --kd-weight 0.5 --lr 4e-3 --batch 256 \
+        --pcm-noise 0.5 --noise-warmup 1 --shift-prob 0 --threads 1 --seed 3
+    cp /tmp/ft/F.h5 bittrue/models/digits.h5
+
+Stage N+1 reads stage N's output; ``training["stages"]`` of the result lists every command, with paths as
+above.  Expect small numeric differences with other thread counts / torch builds (sampled training).
+
 The SNN is trained in the *expectation form* of the XPK-1 datapath (spec 3, 5, 6), exactly the network of
 :mod:`bittrue.floatmodel`:
 

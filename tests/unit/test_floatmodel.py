@@ -134,7 +134,8 @@ def test_shipped_model_accuracy():
     m = load_float_model(path)
     x, y = load_digits_tokens("test")
     acc = float(np.mean(float_predict(m, x, seed=0) == y))
-    # sanity bound only: the shipped model (50 epochs) is below the 0.96 target, see its training metadata
-    assert acc >= 0.70
+    # sanity bound only: the shipped model (4 training stages, 0.906 at seed 0, 0.889 mean over seeds 0-2)
+    # is below the 0.96 target, see its training metadata
+    assert acc >= 0.87
     if "numpy_float_test_acc" in m.training:
         assert acc == pytest.approx(m.training["numpy_float_test_acc"], abs=1e-6)
