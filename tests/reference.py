@@ -13,6 +13,7 @@ Sections (append new blocks as new sections, keep the ``ref_`` prefix):
     4. SSA engine (spec 3)
     5. LIF neuron and residual stream (spec 5.1, 5.2)
     6. AIMC crossbar, output noise, ADC, requantisation (spec 4)
+    7. batched drivers: seed banks, encoder layer, SSA layer
 """
 from __future__ import annotations
 
@@ -226,3 +227,74 @@ def ref_crossbar_layer(spikes, g_diff, rows: int, cols: int, i_fs, sigma, bits: 
                     a_log[bi][tok][rt][c] = code
                 y[bi][tok][c] = ref_requant(acc, int(m[c]), int(b[c]), s, width)
     return y, i_log, n_log, a_log
+
+
+# =============================================================================
+# 7. batched drivers (kernels/batch.py): seeds, encoder layer, SSA layer over a batch
+# =============================================================================
+def ref_register_draw(state: int, width: int, taps, k: int, steps: int):
+    """(new state, draw): clock ``steps`` times, read the low k bits."""
+    s = state
+    for _ in range(steps):
+        s = ref_lfsr_step(s, width, taps)
+    return s, s % (1 << k)
+
+
+def ref_bank_draws(states, width: int, taps, k: int, steps: int):
+    """Draw once from every register of a bank (list of ints); returns (new states, draws)."""
+    pairs = [ref_register_draw(int(s), width, taps, k, steps) for s in states]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def ref_seed_bank_batch(root: int, block: int, layer: int, phase: int, sample_ids, n_head: int, n_row: int,
+                        n_col: int, width: int):
+    return [[ref_seed(root, block, layer, h, r, c, phase, int(sid), width)
+             for h in range(n_head) for r in range(n_row) for c in range(n_col)] for sid in sample_ids]
+
+
+def ref_encoder_layer(p_code, states, width: int, taps, k: int, steps: int, sharing: int):
+    """p_code[b][n][f]; states[b][reg] -> (new states, spikes[b][n][f], draws[b][n][f])."""
+    new_states, spikes, draws = [], [], []
+    for b, pb in enumerate(p_code):
+        st, rd = ref_bank_draws(states[b], width, taps, k, steps)
+        n_f = len(pb[0])
+        dr = [[rd[ref_lfsr_index(sharing, n, f, n_f)] for f in range(n_f)] for n in range(len(pb))]
+        new_states.append(st)
+        draws.append(dr)
+        spikes.append([ref_encoder(pb[n], dr[n]) for n in range(len(pb))])
+    return new_states, spikes, draws
+
+
+def ref_ssa_layer(q, k, v, n_heads: int, d_k: int, mask: int, k_s: int, k_o: int, states_s, states_o, width: int,
+                  taps, bits_s: int, bits_o: int, steps_s: int, steps_o: int, sharing: int):
+    """Batched SSA: q/k/v[b][n][D]; states_*[b][H * n_reg] -> (new states_s, new states_o, O[b][n][D], logs).
+
+    ``logs`` is a list over samples of lists over heads of (C, S, P, O, draw_s, draw_o).
+    """
+    out_o, new_s, new_o, logs = [], [], [], []
+    n = len(q[0])
+    n_reg_s = {0: n * n, 1: n, 2: 1}[sharing]
+    n_reg_o = {0: n * d_k, 1: n, 2: 1}[sharing]
+    for b in range(len(q)):
+        ob = [[0] * (n_heads * d_k) for _ in range(n)]
+        ss, so, lb = list(states_s[b]), list(states_o[b]), []
+        for h in range(n_heads):
+            c0 = h * d_k
+            qh = [row[c0:c0 + d_k] for row in q[b]]
+            kh = [row[c0:c0 + d_k] for row in k[b]]
+            vh = [row[c0:c0 + d_k] for row in v[b]]
+            st, rd = ref_bank_draws(ss[h * n_reg_s:(h + 1) * n_reg_s], width, taps, bits_s, steps_s)
+            ss[h * n_reg_s:(h + 1) * n_reg_s] = st
+            ds = [[rd[ref_lfsr_index(sharing, i, j, n)] for j in range(n)] for i in range(n)]
+            st, rd = ref_bank_draws(so[h * n_reg_o:(h + 1) * n_reg_o], width, taps, bits_o, steps_o)
+            so[h * n_reg_o:(h + 1) * n_reg_o] = st
+            do = [[rd[ref_lfsr_index(sharing, i, c, d_k)] for c in range(d_k)] for i in range(n)]
+            C, S, P, O = ref_ssa_head(qh, kh, vh, mask, k_s, k_o, ds, do)
+            for i in range(n):
+                ob[i][c0:c0 + d_k] = O[i]
+            lb.append((C, S, P, O, ds, do))
+        out_o.append(ob)
+        new_s.append(ss)
+        new_o.append(so)
+        logs.append(lb)
+    return new_s, new_o, out_o, logs
