@@ -90,8 +90,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
 
 
-def _model_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="float model .h5 (default: the shipped digits model)")
+def _model_opts(p: argparse.ArgumentParser, by_dataset: bool = True) -> None:
+    p.add_argument("--model", default=None,
+                   help="float model .h5 (default: the shipped model of --dataset: digits, or mimo-icl for mimo)"
+                   if by_dataset else "float model .h5 (default: the shipped digits model)")
     p.add_argument("--hardware", default=None, metavar="FILE.toml",
                    help="hardware configuration overriding any XPK-1 default (TOML)")
     p.add_argument("--timesteps", type=_pos_int, default=None, help="time steps T (default: the model's)")
@@ -108,9 +110,11 @@ def _device_opts(p: argparse.ArgumentParser, with_float: bool) -> None:
 
 
 def _data_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="digits", help="dataset (default digits)")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (default) or mimo (in-context MIMO detection, docs/mimo.md: prints SER versus SNR "
+                        "beside float ICL and the classical detectors)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
-    p.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
+    p.add_argument("--start", type=_nonneg_int, default=0, help="first sample (mimo: task) index (default 0)")
     p.add_argument("--limit", type=_pos_int, default=None, help="number of samples (default: all)")
 
 
@@ -140,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="export golden vectors: every signal of a few samples (.h5, docs/golden-schema.md)")
     _model_opts(e)
     _device_opts(e, with_float=False)
-    e.add_argument("--dataset", default="digits", help="dataset (default digits)")
+    e.add_argument("--dataset", default="digits", help="digits (default) or mimo")
     e.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
     e.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
     e.add_argument("--samples", type=_pos_int, default=4, help="number of samples (default 4)")
@@ -158,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
 
     c = sub.add_parser("compile", help="float model + hardware config -> hardware image (.h5)")
-    _model_opts(c)
+    _model_opts(c, by_dataset=False)
     c.add_argument("-o", "--output", required=True, help="hardware image file to write")
     c.add_argument("--force", action="store_true", help="overwrite an existing output")
     _common(c)
@@ -202,10 +206,18 @@ def load_config(args) -> HardwareConfig:
     return dataclasses.replace(cfg, run=run).validate()
 
 
-def load_model(path: str | None):
-    from .model import default_model_path, load_float_model
+def model_path(path: str | None, dataset: str = "digits") -> str:
+    """``--model``, or the shipped model of ``dataset`` (digits, or mimo-icl for mimo)."""
+    from .model import default_model_path
+    from .workloads import DEFAULT_MODEL
 
-    return load_float_model(path or default_model_path("digits"))
+    return str(path or default_model_path(DEFAULT_MODEL.get(dataset, "digits")))
+
+
+def load_model(path: str | None, dataset: str = "digits"):
+    from .model import load_float_model
+
+    return load_float_model(model_path(path, dataset))
 
 
 def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None, no_comp: bool,
@@ -214,12 +226,11 @@ def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None
     from .compile import compile_model, file_sha256
     from .model import default_model_path
     from .program import program
-    from .workloads import load_tokens
+    from .workloads import calibration_tokens
 
-    calib, _ = load_tokens("digits", "train", model.arch) if model.arch.name == "digits" else (None, None)
-    if calib is not None:
-        calib = calib[: cfg.tile.calibration_samples]
-    sha = file_sha256(model_path or default_model_path("digits"))
+    calib = calibration_tokens(model.arch, cfg.tile.calibration_samples)
+    default = {"mimo-icl": "mimo-icl"}.get(model.arch.name, "digits")
+    sha = file_sha256(model_path or default_model_path(default))
     with bar(len(calib) if calib is not None else 0, "calibrate", quiet) as b:
         image = compile_model(model, cfg, calib, model_sha256=sha, progress=lambda n: b.update(n - b.n))
     return program(image, device, t_inference_s=drift_time, drift_compensation=False if no_comp else None,
@@ -243,7 +254,7 @@ def cmd_infer(args) -> int:
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
     cfg = load_config(args)
-    model = load_model(args.model)
+    model = load_model(args.model, args.dataset)
     arch = model.arch
     if args.log and args.device == "float":
         raise UsageError("--log: the float SNN has no hardware signals; use --device pcm or ideal")
@@ -255,24 +266,19 @@ def cmd_infer(args) -> int:
         check_output(args.log, args.force)
         if args.resume and not partial_path(args.log).exists():
             raise UsageError(f"--resume: no partial log {partial_path(args.log)} to continue")
-    x, labels = load_tokens(args.dataset, args.split, arch)
+    try:
+        x, labels = load_tokens(args.dataset, args.split, arch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     sel = _select(len(x), args.start, args.limit)
     x, labels = x[sel], labels[sel]
     ids = np.arange(sel.start, sel.stop, dtype=np.int64)
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
+    t_warm = 0.0
     if args.device == "float":
-        from .floatmodel import float_forward
-
-        rng = np.random.default_rng(cfg.run.root_seed)
-        logits = np.zeros((len(x), arch.n_classes))
         t_prep = time.perf_counter()
-        with bar(len(x), "float SNN", args.quiet) as b:
-            for i in range(0, len(x), args.batch_size):
-                logits[i:i + args.batch_size] = float_forward(
-                    model, x[i:i + args.batch_size], timesteps=T, rng=rng, k_s=cfg.k_s(arch.d_k),
-                    k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
-                b.update(min(args.batch_size, len(x) - i))
+        logits = _float_logits(model, cfg, x, T, args.batch_size, args.quiet)
         t_run = time.perf_counter() - t_prep
         drift = None
         comp = None
@@ -282,6 +288,11 @@ def cmd_infer(args) -> int:
         drift = chip.t_inference_s
         comp = chip.drift_compensation
         runner = Runner(chip, timesteps=T)
+        t_prep = time.perf_counter()
+        # compile the kernels (or load them from Numba's cache) on one sample before timing; a sample's result
+        # does not depend on what ran before it, so this changes nothing
+        runner.run_batch(x[:1], ids[:1])
+        t_warm = time.perf_counter() - t_prep
         t_prep = time.perf_counter()
         logits = np.zeros((len(x),) + ((arch.readout_tokens,) if arch.readout_tokens else ()) + (arch.n_classes,),
                           dtype=np.int64)
@@ -333,16 +344,21 @@ def cmd_infer(args) -> int:
     total = time.perf_counter() - t0
     pred = predict(logits)
     correct = int((pred == labels).sum())
-    acc = correct / len(labels)
+    acc = correct / labels.size  # mimo: per query token (joint symbol)
+    mimo = None
+    if args.dataset == "mimo":
+        mimo = _mimo_table(args, model, cfg, x, pred, sel, T, drift)
     res = {
         "bittrue_version": __version__, "dataset": args.dataset, "split": args.split, "start": sel.start,
         "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,
         "drift_time_s": drift, "drift_compensation": comp, "timesteps": T, "root_seed": cfg.run.root_seed,
         "program_seed": args.program_seed if args.device == "pcm" else None,
         "images_per_s": len(labels) / t_run if t_run > 0 else None, "run_s": t_run,
-        "prepare_s": t_prep - t0, "total_s": total, "config_hash": cfg.config_hash(), "model": arch.name,
+        "prepare_s": t_prep - t0 - t_warm, "warmup_s": t_warm, "total_s": total, "config_hash": cfg.config_hash(), "model": arch.name,
         "log": args.log,
     }
+    if mimo is not None:
+        res["mimo"] = mimo
     if args.json:
         if args.device != "float":
             from .energy import energy_report
@@ -357,15 +373,87 @@ def cmd_infer(args) -> int:
             f"pcm, t = {_fmt_time(drift)}, drift compensation {'on' if comp else 'off'}, program seed {args.program_seed}")
         print(f"model      {arch.name} (T = {T})  device: {dev}")
         print(f"dataset    {args.dataset}/{args.split}  samples {len(labels)} (from index {sel.start})")
-        print(f"accuracy   {acc:.4f}  ({correct}/{len(labels)})")
-        print(f"throughput {res['images_per_s']:.1f} images/s  (run {t_run:.2f} s; compile+program {t_prep - t0:.2f} s;"
-              f" total {total:.2f} s incl. JIT)")
+        per = " query symbols (joint)" if labels.ndim > 1 else ""
+        print(f"accuracy   {acc:.4f}  ({correct}/{labels.size}{per})")
+        print(f"throughput {res['images_per_s']:.1f} images/s  (run {t_run:.2f} s; compile+program "
+              f"{t_prep - t0 - t_warm:.2f} s; JIT/warm-up {t_warm:.2f} s; total {total:.2f} s)")
         print(f"config     {cfg.config_hash()}  root seed {cfg.run.root_seed}")
+        if mimo is not None:
+            _print_mimo(mimo)
         if args.log:
             from .run import SIGNALS
 
             print(f"log        {args.log}  (signals {','.join(s for s in SIGNALS if s in args.log_signals) or 'none'})")
     return 0
+
+
+def _float_logits(model, cfg: HardwareConfig, x: np.ndarray, T: int, batch: int, quiet: bool) -> np.ndarray:
+    """Logits of the float SNN (``--device float``): one rng seeded with the root seed, in batches."""
+    from .floatmodel import float_forward
+
+    arch = model.arch
+    rng = np.random.default_rng(cfg.run.root_seed)
+    logits = np.zeros((len(x),) + ((arch.readout_tokens,) if arch.readout_tokens else ()) + (arch.n_classes,))
+    with bar(len(x), "float SNN", quiet) as b:
+        for i in range(0, len(x), batch):
+            logits[i:i + batch] = float_forward(
+                model, x[i:i + batch], timesteps=T, rng=rng, k_s=cfg.k_s(arch.d_k),
+                k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
+            b.update(min(batch, len(x) - i))
+    return logits
+
+
+def _mimo_table(args, model, cfg: HardwareConfig, x: np.ndarray, pred: np.ndarray, sel: slice, T: int,
+                drift: float | None) -> dict:
+    """SER versus SNR on the selected tasks: the run's ICL, float ICL and the classical baselines (docs/mimo.md).
+
+    SER counts wrong antenna-symbols (joint predictions split per transmit antenna); per SNR over the tasks of
+    that SNR; "mean" is the unweighted mean over the SNRs present.  Float ICL is ``float_forward`` on the same
+    prompts with the root seed (the run itself when ``--device float``).  The baselines see the unquantised y.
+    """
+    from .datasets.mimo import MimoConfig, split_joint
+    from .mimo_baselines import BASELINES, detect, mean_ser, ser_by_snr
+    from .run import predict
+    from .workloads import mimo_tasks
+
+    mcfg = MimoConfig()
+    tasks = {k: v[sel] for k, v in mimo_tasks(args.split).items()}
+    truth, snr = tasks["query_idx"], tasks["snr_db"]
+
+    def icl(p):
+        return ser_by_snr(split_joint(p, mcfg.order, mcfg.n_t), truth, snr)
+
+    if args.device == "float":
+        name = "ICL float"
+        cols = {name: icl(pred)}
+    else:
+        name = "ICL " + (f"pcm {_fmt_time(drift)}" if args.device == "pcm" else args.device)
+        cols = {name: icl(pred)}
+        cols["ICL float"] = icl(predict(_float_logits(model, cfg, x, T, args.batch_size, args.quiet)))
+    names = {"lmmse-ls": "LMMSE-LS", "lmmse-true": "LMMSE-true", "zf-ls": "ZF-LS"}
+    for b in BASELINES:
+        cols[names.get(b, b)] = ser_by_snr(detect(tasks, mcfg, b), truth, snr)
+    snrs = sorted(cols[name])
+    means = {c: mean_ser(t) for c, t in cols.items()}
+    ref = means["LMMSE-LS"]
+    return {"tasks": len(snr), "split": args.split, "snr_db": snrs,
+            "tasks_per_snr": [int(np.sum(snr == s)) for s in snrs], "columns": list(cols),
+            "ser": {c: [t[s] for s in snrs] for c, t in cols.items()}, "mean_ser": means,
+            "ratio_to_lmmse_ls": {c: (m / ref if ref > 0 else None) for c, m in means.items()},
+            "icl_column": name, "baselines_received": "unquantised y"}
+
+
+def _print_mimo(m: dict) -> None:
+    cols = m["columns"]
+    print(f"\nSER versus SNR, {m['tasks']} tasks of mimo/{m['split']} (2x2 QPSK, 16 pilots, 4 queries; "
+          f"SER per antenna-symbol)\n")
+    print("| SNR (dB) | " + " | ".join(cols) + " |")
+    print("|---:|" + "---:|" * len(cols))
+    for i, s in enumerate(m["snr_db"]):
+        print(f"| {s:g} | " + " | ".join(f"{m['ser'][c][i]:.4f}" for c in cols) + " |")
+    print("| **mean** | " + " | ".join(f"**{m['mean_ser'][c]:.4f}**" for c in cols) + " |")
+    r = m["ratio_to_lmmse_ls"]
+    print("| mean / LMMSE-LS | " + " | ".join("-" if r[c] is None else f"{r[c]:.2f}" for c in cols) + " |")
 
 
 def _fmt_time(t: float | None) -> str:
@@ -382,7 +470,7 @@ def cmd_compile(args) -> int:
     from .fileio import atomic_output
     from .hwfile import write_image
     from .model import default_model_path
-    from .workloads import load_tokens
+    from .workloads import calibration_tokens
 
     import h5py
 
@@ -391,10 +479,7 @@ def cmd_compile(args) -> int:
 
     check_output(args.output, args.force)
     model = load_model(args.model)
-    calib = None
-    if model.arch.name == "digits":
-        calib, _ = load_tokens("digits", "train", model.arch)
-        calib = calib[: cfg.tile.calibration_samples]
+    calib = calibration_tokens(model.arch, cfg.tile.calibration_samples)
     with bar(len(calib) if calib is not None else 0, "calibrate", args.quiet) as b:
         image = compile_model(model, cfg, calib, model_sha256=file_sha256(args.model or default_model_path()),
                               progress=lambda n: b.update(n - b.n))
@@ -439,9 +524,12 @@ def cmd_golden(args) -> int:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
     check_output(args.output, args.force)
     cfg = load_config(args)
-    model = load_model(args.model)
+    model = load_model(args.model, args.dataset)
     arch = model.arch
-    x, labels = load_tokens(args.dataset, args.split, arch)
+    try:
+        x, labels = load_tokens(args.dataset, args.split, arch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     sel = _select(len(x), args.start, args.samples)
     x, labels = x[sel], labels[sel]
     ids = np.arange(sel.start, sel.stop, dtype=np.int64)

@@ -864,7 +864,8 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     from .cli import _nonneg_int, _pos_int, parse_time
 
     p = subparsers.add_parser("energy", help="activity counts -> energy per inference, beside a digital baseline")
-    p.add_argument("--model", default=None, help="float model .h5 (default: the shipped digits model)")
+    p.add_argument("--model", default=None,
+                   help="float model .h5 (default: the shipped model of --dataset: digits, or mimo-icl for mimo)")
     p.add_argument("--random-model", default=None, metavar="ARCH",
                    help="instead of --model: a random model of ARCH (e.g. cifar10-vit-small) whose LIF threshold is "
                         "tuned to --density on random images")
@@ -878,7 +879,7 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
     p.add_argument("--program-seed", type=_nonneg_int, default=0, help="seed of the device model (default 0)")
     p.add_argument("--dataset", default="digits",
-                   help="digits (default) or random (uniformly random 8-bit images of the model's shape)")
+                   help="digits (default), mimo, or random (uniformly random 8-bit images of the model's shape)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
     p.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
     p.add_argument("--limit", type=_pos_int, default=None, help="number of samples (default: all; random: 4)")
@@ -930,7 +931,7 @@ def cmd_energy(args) -> int:
             raise UsageError(f"--density {args.density}: must be in (0, 1)")
         model, _ = tune_random_model(ARCHITECTURES[args.random_model], args.density, seed=args.model_seed, cfg=cfg)
     else:
-        model = load_model(args.model)
+        model = load_model(args.model, args.dataset)
     arch = model.arch
     if args.dataset == "random":
         n = args.limit or 4
@@ -950,10 +951,10 @@ def cmd_energy(args) -> int:
         from .program import program
 
         calib = random_tokens(arch, 8, seed=7) if args.dataset == "random" else None
-        if calib is None and args.dataset == "digits":
-            from .workloads import load_tokens
+        if calib is None and args.dataset != "random":
+            from .workloads import calibration_tokens
 
-            calib = load_tokens("digits", "train", arch)[0][: cfg.tile.calibration_samples]
+            calib = calibration_tokens(arch, cfg.tile.calibration_samples)
         image = compile_model(model, cfg, calib)
         chip = program(image, args.device, t_inference_s=args.drift_time,
                        drift_compensation=False if args.no_drift_compensation else None,

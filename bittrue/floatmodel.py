@@ -207,5 +207,5 @@ def float_predict(model: FloatModel, x_code: np.ndarray, *, seed: int = 0, batch
     for i in range(0, len(x_code), batch):
         lg = float_forward(model, x_code[i:i + batch], timesteps=T, rng=rng, k_s=k_s, k_o=k_o,
                            leak_shift=leak_shift, reset=reset)
-        out.append(np.argmax(lg, axis=1))
+        out.append(np.argmax(lg, axis=-1))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
