@@ -88,6 +88,7 @@ def log(args, msg):
 # ----------------------------------------------------------------------------------------------- torch
 def build_torch(args, arch, k_s, k_o):  # noqa: C901
     import torch
+    from _torch_pcm import pcm_weight_noise
     import torch.nn as nn
 
     class SpikeFn(torch.autograd.Function):
@@ -137,31 +138,7 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901
 
     def pcm_noise(w):
         """Noise to add to w (in, out) so that w + noise ~ the spec 4.4 PCM model read at --pcm-time."""
-        with torch.no_grad():
-            sc = state.noise * args.pcm_noise
-            wmax = w.abs().amax(0, keepdim=True).clamp_min(1e-12)
-            t, t0, tr = args.pcm_time, 20.0, 250e-9
-
-            def device(g):
-                sig = (0.26348 + 1.9650 * g - 1.1731 * g * g) / 25.0
-                g_prog = (g + sc * sig * torch.randn_like(g)).clamp_min(0)
-                if t <= 0:
-                    return g_prog, g_prog
-                lg = torch.log(g.clamp_min(1e-6))
-                mu = (-0.0155 * lg + 0.0244).clamp(0.049, 0.1)
-                sd = (-0.0125 * lg - 0.0059).clamp(0.008, 0.045)
-                nu = (mu + sc * sd * torch.randn_like(g)).abs()
-                g_d = g_prog * ((t + t0) / t0) ** (-nu)
-                q = (0.0088 / (g_d.abs() ** 0.65).clamp_min(1e-3)).clamp_max(0.2)
-                rn = math.sqrt(math.log((t + t0 + tr) / (2 * tr)))
-                g_r = (g_d + g_d.abs() * sc * q * rn * torch.randn_like(g)).clamp_min(0)
-                return g_prog, g_r
-
-            pp, pt = device(w.clamp_min(0) / wmax)
-            mp, mt = device((-w).clamp_min(0) / wmax)
-            w_prog, w_t = pp - mp, pt - mt
-            alpha = w_prog.sum(0).abs().sum() / w_t.sum(0).abs().sum().clamp_min(1e-12)
-            return w_t * alpha * wmax - w
+        return pcm_weight_noise(w, state.noise * args.pcm_noise, args.pcm_time)
 
     class HWLinear(nn.Module):
         """BN(x @ W) with PCM weight noise and an ADC model in training."""
