@@ -150,7 +150,6 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
     N, D, H, dk = arch.n_tokens, arch.dim, arch.heads, arch.d_k
     sh = int(cfg.lfsr.sharing)
     spd = cfg.lfsr.steps_per_draw
-    width = cfg.lfsr.width
     bits_enc = cfg.encoder.bits
     bits_s, bits_o = _log2i(cfg.k_s(dk)), _log2i(cfg.k_o(N))
     w_lif = cfg.lif.width

@@ -40,3 +40,48 @@ def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float) -> torch.Tensor:
         w_prog, w_t = pp - mp, pt - mt
         alpha = w_prog.sum(0).abs().sum() / w_t.sum(0).abs().sum().clamp_min(1e-12)
         return w_t * alpha * wmax - w
+
+
+def hw_linear_class(state, args):
+    """The training-time crossbar layer ``BN(x @ W)`` with PCM weight noise and an ADC model.
+
+    ``state`` carries ``noise`` (the current noise scale) and ``forward_id`` (one PCM draw per network forward);
+    ``args`` the options ``pcm_noise``, ``pcm_time``, ``adc_bits`` and ``out_noise``.
+    """
+    import torch.nn as nn
+
+    def round_ste(x):
+        return x + (torch.round(x) - x).detach()
+
+    class HWLinear(nn.Module):
+        """BN(x @ W) with PCM weight noise and an ADC model in training."""
+
+        def __init__(self, fin, fout):
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(fin, fout))
+            nn.init.kaiming_uniform_(self.weight.T, a=math.sqrt(5))
+            self.bn = nn.BatchNorm1d(fout)
+
+        def forward(self, x):
+            w = self.weight
+            hw = self.training and state.noise > 0
+            if hw and args.pcm_noise > 0:
+                if getattr(self, "_noise_id", None) != state.forward_id:
+                    self._noise = pcm_weight_noise(w, state.noise * args.pcm_noise, args.pcm_time)
+                    self._noise_id = state.forward_id
+                w = w + self._noise
+            y = x @ w
+            if hw and args.adc_bits > 0:
+                wmax = self.weight.detach().abs().amax(0).clamp_min(1e-12)
+                cur = y / wmax
+                half = 2 ** (args.adc_bits - 1)
+                lsb = (cur.detach().abs().amax().clamp_min(1e-6)) / half
+                code = cur / lsb
+                code = code + state.noise * args.out_noise * torch.randn_like(code)
+                code = round_ste(code)
+                code = code + (code.clamp(-half, half - 1) - code).detach()
+                y = code * lsb * wmax
+            shp = y.shape
+            return self.bn(y.reshape(-1, shp[-1])).reshape(shp)
+
+    return HWLinear

@@ -1038,7 +1038,7 @@ def render(res: dict) -> str:
          ["torch float32 sim", f"{h['torch']['img_s']:.2f}", f"{h['torch']['img_s_median']:.2f}", h["torch"]["batch"],
           "dense addmm + bernoulli"],
          ["ratio emulator/torch", f"{h['ratio']:.2f}x", f"{h['ratio_median']:.2f}x", "", ""]]))
-    out.append(f"per batch size: emulator " + ", ".join(f"{b}: {r['img_s']:.2f}" for b, r in
+    out.append("per batch size: emulator " + ", ".join(f"{b}: {r['img_s']:.2f}" for b, r in
                                                           h["emulator"]["by_batch"].items())
                + "; torch " + ", ".join(f"{b}: {r['img_s']:.2f}" for b, r in h["torch"]["by_batch"].items()))
     tgt = res["targets"]

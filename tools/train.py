@@ -119,7 +119,7 @@ def _parse(argv):
 
 def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespace keeps this file small)
     import torch
-    from _torch_pcm import pcm_weight_noise
+    from _torch_pcm import hw_linear_class
     import torch.nn as nn
     import torch.nn.functional as F
 
@@ -139,9 +139,6 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespa
 
     def bern_ste(p):
         return (torch.rand_like(p) < p).to(p.dtype) + p - p.detach()
-
-    def round_ste(x):
-        return x + (torch.round(x) - x).detach()
 
     class LIF(nn.Module):
         def __init__(self, theta, learn):
@@ -172,39 +169,7 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespa
 
     state = State()
 
-    def pcm_noise(w):
-        """Noise to add to w (in, out) so that w + noise ~ the spec 4.4 PCM model read at --pcm-time."""
-        return pcm_weight_noise(w, state.noise * args.pcm_noise, args.pcm_time)
-
-    class HWLinear(nn.Module):
-        """BN(x @ W) with PCM weight noise and an ADC model in training."""
-
-        def __init__(self, fin, fout):
-            super().__init__()
-            self.weight = nn.Parameter(torch.empty(fin, fout))
-            nn.init.kaiming_uniform_(self.weight.T, a=math.sqrt(5))
-            self.bn = nn.BatchNorm1d(fout)
-
-        def forward(self, x):
-            w = self.weight
-            hw = self.training and state.noise > 0
-            if hw and args.pcm_noise > 0:
-                if getattr(self, "_noise_id", None) != state.forward_id:
-                    self._noise, self._noise_id = pcm_noise(w), state.forward_id
-                w = w + self._noise
-            y = x @ w
-            if hw and args.adc_bits > 0:
-                wmax = self.weight.detach().abs().amax(0).clamp_min(1e-12)
-                cur = y / wmax
-                half = 2 ** (args.adc_bits - 1)
-                lsb = (cur.detach().abs().amax().clamp_min(1e-6)) / half
-                code = cur / lsb
-                code = code + state.noise * args.out_noise * torch.randn_like(code)
-                code = round_ste(code)
-                code = code + (code.clamp(-half, half - 1) - code).detach()
-                y = code * lsb * wmax
-            shp = y.shape
-            return self.bn(y.reshape(-1, shp[-1])).reshape(shp)
+    HWLinear = hw_linear_class(state, args)
 
     class SNN(nn.Module):
         def __init__(self):
