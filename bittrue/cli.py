@@ -237,6 +237,18 @@ def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None
                    program_seed=program_seed)
 
 
+def load_selection(dataset: str, split: str, arch, start: int, limit: int | None):
+    """(tokens, labels, global sample ids, slice) of ``dataset``/``split`` from ``start``, ``limit`` samples."""
+    from .workloads import load_tokens
+
+    try:
+        x, labels = load_tokens(dataset, split, arch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    sel = _select(len(x), start, limit)
+    return x[sel], labels[sel], np.arange(sel.start, sel.stop, dtype=np.int64), sel
+
+
 def _select(n: int, start: int, limit: int | None) -> slice:
     if start >= n:
         raise UsageError(f"--start {start}: the split has {n} samples (valid 0..{n - 1})")
@@ -249,7 +261,7 @@ def _select(n: int, start: int, limit: int | None) -> slice:
 # ---------------------------------------------------------------------------- commands
 def cmd_infer(args) -> int:
     from .run import Runner, predict
-    from .workloads import DATASETS, load_tokens
+    from .workloads import DATASETS
 
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
@@ -266,13 +278,7 @@ def cmd_infer(args) -> int:
         check_output(args.log, args.force)
         if args.resume and not partial_path(args.log).exists():
             raise UsageError(f"--resume: no partial log {partial_path(args.log)} to continue")
-    try:
-        x, labels = load_tokens(args.dataset, args.split, arch)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    sel = _select(len(x), args.start, args.limit)
-    x, labels = x[sel], labels[sel]
-    ids = np.arange(sel.start, sel.stop, dtype=np.int64)
+    x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.limit)
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
     t_warm = 0.0
@@ -518,7 +524,7 @@ def cmd_golden(args) -> int:
     from .fileio import atomic_output, check_output
     from .golden import GoldenWriter, write_run
     from .run import SIGNALS, Runner
-    from .workloads import DATASETS, load_tokens
+    from .workloads import DATASETS
 
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
@@ -526,13 +532,7 @@ def cmd_golden(args) -> int:
     cfg = load_config(args)
     model = load_model(args.model, args.dataset)
     arch = model.arch
-    try:
-        x, labels = load_tokens(args.dataset, args.split, arch)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    sel = _select(len(x), args.start, args.samples)
-    x, labels = x[sel], labels[sel]
-    ids = np.arange(sel.start, sel.stop, dtype=np.int64)
+    x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.samples)
     chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
                       args.program_seed, args.model, args.quiet)
     runner = Runner(chip, timesteps=cfg.run.timesteps or arch.timesteps)
