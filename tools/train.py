@@ -119,47 +119,9 @@ def _parse(argv):
 
 def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespace keeps this file small)
     import torch
-    from _torch_pcm import hw_linear_class
+    from _torch_hw import LIF, bern_ste, hw_linear_class
     import torch.nn as nn
     import torch.nn.functional as F
-
-    class SpikeFn(torch.autograd.Function):
-        """Heaviside(x >= 0) forward, atan surrogate backward (alpha = 2)."""
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return (x >= 0).to(x.dtype)
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            alpha = 2.0
-            return g * (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
-
-    def bern_ste(p):
-        return (torch.rand_like(p) < p).to(p.dtype) + p - p.detach()
-
-    class LIF(nn.Module):
-        def __init__(self, theta, learn):
-            super().__init__()
-            self.log_theta = nn.Parameter(torch.tensor(math.log(theta)), requires_grad=learn)
-            self.decay = 1.0 - 2.0 ** (-args.leak_shift)
-            self.v = None
-
-        def theta(self):
-            return self.log_theta.exp()
-
-        def forward(self, y):
-            th = self.theta()
-            v = y if self.v is None else self.v * self.decay + y
-            s = SpikeFn.apply(v - th)
-            if args.reset == "hard":
-                v = v * (1 - s.detach())
-            else:
-                v = v - s.detach() * th
-            self.v = v
-            return s
 
     class State:
         noise = 0.0  # current noise scale (ramped)
@@ -178,8 +140,9 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901  (one closure-based namespa
             self.lin = nn.ModuleDict()
             for name, (fin, fout) in arch.linear_shapes().items():
                 self.lin[name.replace(".", "_")] = HWLinear(fin, fout)
-            self.lif = nn.ModuleDict({n.replace(".", "_"): LIF(args.threshold, args.learn_threshold)
-                                      for n in arch.lif_names()})
+            self.lif = nn.ModuleDict({
+                n.replace(".", "_"): LIF(args.threshold, args.learn_threshold, args.leak_shift, args.reset == "hard")
+                for n in arch.lif_names()})
             self.pos = nn.Parameter(0.1 * torch.randn(arch.n_tokens, D))
             self.cls = nn.Parameter(0.1 * torch.randn(D))
             with torch.no_grad():

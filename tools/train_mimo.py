@@ -88,25 +88,8 @@ def log(args, msg):
 # ----------------------------------------------------------------------------------------------- torch
 def build_torch(args, arch, k_s, k_o):  # noqa: C901
     import torch
-    from _torch_pcm import hw_linear_class
+    from _torch_hw import LIF, bern_ste, hw_linear_class
     import torch.nn as nn
-
-    class SpikeFn(torch.autograd.Function):
-        """Heaviside(x >= 0) forward, atan surrogate backward (alpha = 2)."""
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return (x >= 0).to(x.dtype)
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            alpha = 2.0
-            return g * (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
-
-    def bern_ste(p):
-        return (torch.rand_like(p) < p).to(p.dtype) + p - p.detach()
 
     class State:
         noise = 0.0
@@ -115,23 +98,6 @@ def build_torch(args, arch, k_s, k_o):  # noqa: C901
         max_abs_r = 0.0
 
     state = State()
-
-    class LIF(nn.Module):
-        def __init__(self, theta, learn):
-            super().__init__()
-            self.log_theta = nn.Parameter(torch.tensor(math.log(theta)), requires_grad=learn)
-            self.decay = 0.5  # 1 - 2^-leak_shift, leak_shift 1 (spec 5.1)
-            self.v = None
-
-        def theta(self):
-            return self.log_theta.exp()
-
-        def forward(self, y):
-            th = self.theta()
-            v = y if self.v is None else self.v * self.decay + y
-            s = SpikeFn.apply(v - th)
-            self.v = v * (1 - s.detach())  # hard reset
-            return s
 
     HWLinear = hw_linear_class(state, args)
 

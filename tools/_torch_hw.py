@@ -1,13 +1,58 @@
-"""The spec-4.4 PCM device model in torch, shared by the training scripts (tools/train.py, tools/train_mimo.py).
+"""Torch pieces of the XPK-1 datapath shared by the training scripts (tools/train.py, tools/train_mimo.py).
 
-Training-time twin of ``bittrue.program``'s numpy device model, applied to a weight matrix: used to make training
-hardware-aware, never by inference.
+The expectation form the float SNN (``bittrue.floatmodel``) computes, with surrogate / straight-through gradients:
+LIF neurons, Bernoulli sampling, the crossbar layer with the spec-4.4 PCM device model (the training-time twin of
+``bittrue.program``'s numpy model) and an ADC model.  Used to make training hardware-aware, never by inference.
 """
 from __future__ import annotations
 
 import math
 
 import torch
+
+
+class SpikeFn(torch.autograd.Function):
+    """Heaviside(x >= 0) forward, atan surrogate backward (alpha = 2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        alpha = 2.0
+        return g * (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
+
+
+def bern_ste(p: torch.Tensor) -> torch.Tensor:
+    """Bernoulli(p) sample forward, straight-through gradient of p backward."""
+    return (torch.rand_like(p) < p).to(p.dtype) + p - p.detach()
+
+
+class LIF(torch.nn.Module):
+    """Float LIF of spec 5.1: ``v <- v (1 - 2^-leak_shift) + y``, fire at ``v >= theta``, hard or soft reset.
+
+    ``theta`` is stored as a log (learnable when ``learn``); the reset is excluded from the gradient.
+    """
+
+    def __init__(self, theta: float, learn: bool, leak_shift: int = 1, hard_reset: bool = True):
+        super().__init__()
+        self.log_theta = torch.nn.Parameter(torch.tensor(math.log(theta)), requires_grad=learn)
+        self.decay = 1.0 - 2.0 ** (-leak_shift)
+        self.hard_reset = hard_reset
+        self.v = None
+
+    def theta(self):
+        return self.log_theta.exp()
+
+    def forward(self, y):
+        th = self.theta()
+        v = y if self.v is None else self.v * self.decay + y
+        s = SpikeFn.apply(v - th)
+        self.v = v * (1 - s.detach()) if self.hard_reset else v - s.detach() * th
+        return s
 
 
 def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float) -> torch.Tensor:
