@@ -261,17 +261,7 @@ class HardwareConfig:
     @classmethod
     def load(cls, path: str | Path) -> "HardwareConfig":
         """Load a TOML file (any subset of fields); raise ConfigError on a bad file or value."""
-        path = Path(path)
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"hardware configuration {path}: file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"hardware configuration {path}: not valid TOML ({exc})") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"hardware configuration {path}: cannot read ({exc})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_toml(path, "hardware configuration", ConfigError))
 
     def to_toml(self) -> str:
         lines = ["# XPK-1 hardware configuration (bittrue)"]
@@ -283,6 +273,20 @@ class HardwareConfig:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_toml())
+
+
+def read_toml(path: str | Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """Parse a TOML file; a missing, unreadable or invalid file raises ``error`` with one line naming it."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise error(f"{what} {path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {path}: cannot read ({exc})") from None
 
 
 _ENUMS = {"Sharing": Sharing, "Mapping": Mapping, "Reset": Reset}

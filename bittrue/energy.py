@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import HardwareConfig
+from .config import HardwareConfig, read_toml
 from .kernels.lfsr import lfsr_count
 from .model import Architecture
 
@@ -526,13 +526,7 @@ def load_energy_table(path: str | Path | None = None, **scaling: float) -> Energ
     source = "bittrue/hardware/energy.toml"
     if path is not None:
         p = Path(path)
-        try:
-            with open(p, "rb") as fh:
-                over = tomllib.load(fh)
-        except FileNotFoundError:
-            raise EnergyTableError(f"energy table {p}: file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise EnergyTableError(f"energy table {p}: not valid TOML ({exc})") from None
+        over = read_toml(p, "energy table", EnergyTableError)
         fmt = over.pop("format", TABLE_FORMAT)
         ver = str(over.pop("format_version", "1.0.0"))
         if fmt != TABLE_FORMAT or ver.split(".")[0] != TABLE_MAJOR:

@@ -361,16 +361,8 @@ class GoldenWriter:
         from .hwfile import write_chip
         from .run import SIGNALS
 
-        sig = frozenset(signals)
-        bad = sig - set(SIGNALS)
-        if bad:
-            raise ValueError(f"unknown signal groups {sorted(bad)}; choose from {', '.join(SIGNALS)}")
-        self.signals = sig
-        self.f = f
-        self.runner = runner
-        self.T = int(runner.T)
-        self.n_hint = n_samples
-        self._order = {u: i for i, u in enumerate(unit_order(runner.arch))}
+        self._bind(f, runner, signals, n_samples)
+        sig = self.signals
         chip = runner.chip
         image_sha, records = chip_digests(chip)
         a = f.attrs
@@ -411,6 +403,21 @@ class GoldenWriter:
         self._batch: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ helpers
+    def _bind(self, f, runner, signals: Iterable[str], n_samples: int | None) -> None:
+        """State shared by a new writer and a resumed one: file, runner, signal groups, unit order."""
+        from .run import SIGNALS
+
+        sig = frozenset(signals)
+        bad = sig - set(SIGNALS)
+        if bad:
+            raise ValueError(f"unknown signal groups {sorted(bad)}; choose from {', '.join(SIGNALS)}")
+        self.signals = sig
+        self.f = f
+        self.runner = runner
+        self.T = int(runner.T)
+        self.n_hint = n_samples
+        self._order = {u: i for i, u in enumerate(unit_order(runner.arch))}
+
     @staticmethod
     def _group(parent, name: str, enc: str, **attrs):
         g = parent.create_group(name, track_order=True)
@@ -621,12 +628,7 @@ class GoldenWriter:
                 raise GoldenError(f"the partial file was written by a different run ({k} differs): "
                                   f"start over with --force")
         self = cls.__new__(cls)
-        self.signals = sig
-        self.f = f
-        self.runner = runner
-        self.T = int(runner.T)
-        self.n_hint = n_samples
-        self._order = {u: i for i, u in enumerate(unit_order(runner.arch))}
+        self._bind(f, runner, sig, n_samples)
         self.g_inputs, self.g_layers, self.g_outputs = f["inputs"], f["layers"], f["outputs"]
         self.n = int(a["samples_done"])
         self._ds, self._units = {}, {}

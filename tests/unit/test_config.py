@@ -1,0 +1,76 @@
+"""Hardware configuration: the spec's defaults, TOML round trip, validation messages."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bittrue.config import ConfigError, HardwareConfig
+from bittrue.modes import Mapping, Reset, Sharing
+
+#: (section, field, spec default) -- spec sections 2-5
+SPEC_DEFAULTS = [
+    ("lfsr", "width", 16), ("lfsr", "sharing", Sharing.COMPARATOR), ("lfsr", "steps_per_draw", 0),
+    ("encoder", "bits", 8),
+    ("tile", "rows", 256), ("tile", "cols", 256), ("tile", "mapping", Mapping.COLUMN), ("tile", "g_bits", 12),
+    ("tile", "adc_bits", 8), ("tile", "adc_percentile", 99.99), ("tile", "output_noise_lsb", 0.5),
+    ("pcm", "g_max_uS", 25.0), ("pcm", "prog_noise_c0_uS", 0.26348), ("pcm", "prog_noise_c1_uS", 1.9650),
+    ("pcm", "prog_noise_c2_uS", -1.1731), ("pcm", "t0_s", 20.0), ("pcm", "drift_mu_slope", -0.0155),
+    ("pcm", "drift_mu_offset", 0.0244), ("pcm", "drift_mu_min", 0.049), ("pcm", "drift_mu_max", 0.1),
+    ("pcm", "drift_sigma_slope", -0.0125), ("pcm", "drift_sigma_offset", -0.0059),
+    ("pcm", "drift_sigma_min", 0.008), ("pcm", "drift_sigma_max", 0.045), ("pcm", "read_noise_q", 0.0088),
+    ("pcm", "read_noise_exp", 0.65), ("pcm", "read_noise_q_max", 0.2), ("pcm", "t_read_s", 250e-9),
+    ("pcm", "drift_compensation", True), ("pcm", "t_inference_s", 86400.0),
+    ("lif", "width", 16), ("lif", "frac_bits", 8), ("lif", "leak_shift", 1), ("lif", "reset", Reset.HARD),
+]
+
+
+@pytest.mark.parametrize("section,name,value", SPEC_DEFAULTS)
+def test_spec_defaults(section, name, value):
+    assert getattr(getattr(HardwareConfig(), section), name) == value
+
+
+def test_derived_defaults():
+    cfg = HardwareConfig()
+    assert cfg.lfsr_taps() == (16, 14, 13, 11)
+    assert cfg.k_s(16) == 16 and cfg.k_s(12) == 16 and cfg.k_o(17) == 32 and cfg.k_o(65) == 128
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = dataclasses.replace(
+        HardwareConfig(), tile=dataclasses.replace(HardwareConfig().tile, adc_bits=6, mapping=Mapping.TILE),
+        lfsr=dataclasses.replace(HardwareConfig().lfsr, width=12, taps=(12, 6, 4, 1), sharing=Sharing.ROW),
+        lif=dataclasses.replace(HardwareConfig().lif, reset=Reset.SOFT)).validate()
+    p = tmp_path / "hw.toml"
+    cfg.save(p)
+    back = HardwareConfig.load(p)
+    assert back == cfg and back.config_hash() == cfg.config_hash()
+    assert HardwareConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_partial_toml_keeps_other_defaults(tmp_path):
+    p = tmp_path / "hw.toml"
+    p.write_text('[tile]\nadc_bits = 6\n[lfsr]\nsharing = "array"\n')
+    cfg = HardwareConfig.load(p)
+    assert cfg.tile.adc_bits == 6 and cfg.lfsr.sharing == Sharing.ARRAY
+    assert cfg.tile.g_bits == 12 and cfg.pcm.t_inference_s == 86400.0
+
+
+@pytest.mark.parametrize("text,needles", [
+    ("[tile]\nadc_bits = 17\n", ["tile.adc_bits", "17", "1..16"]),
+    ("[lfsr]\nwidth = 7\n", ["lfsr.width", "7", "8..32"]),
+    ("[ssa]\nk_o = 48\n", ["ssa.k_o", "48", "power of two"]),
+    ("[pcm]\nt0_s = -1.0\n", ["pcm.t0_s", "-1.0"]),
+    ("[pcm]\ndrift = 1\n", ["pcm.drift", "true or false"]),
+    ("[run]\nroot_seed = -3\n", ["run.root_seed", "-3"]),
+    ("[lfsr]\ntaps = [16, 20]\n", ["lfsr.taps"]),
+    ("[lif]\nreset = \"sideways\"\n", ["lif.reset", "sideways", "hard, soft"]),
+])
+def test_validation_names_field_value_and_range(tmp_path, text, needles):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        HardwareConfig.load(p)
+    msg = str(info.value)
+    for n in needles:
+        assert n in msg, msg
