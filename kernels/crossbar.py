@@ -174,7 +174,9 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
         acc = np.empty(n_out, dtype=np.int64)
         for tok in range(nt):
             acc[:] = 0
-            prefix = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
+            prefix = np.uint64(0)
+            if noise_on != 0:
+                prefix = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
             for rt in range(n_rt):
                 cur[:] = 0
                 r1 = min(n_in, (rt + 1) * tile_rows)
