@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import HardwareConfig
+from .config import ConfigError, HardwareConfig
+from .kernels.crossbar import SIGMA_CODE_LIMIT
 from .model import Architecture, FloatModel
 from .modes import Mapping
 
@@ -171,6 +172,10 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
             fs.append(int(np.ceil(f)))
         lay.i_fs_code = np.asarray(fs, np.int64)
         lay.sigma_code = np.floor(t_cfg.output_noise_lsb * lay.i_fs_code / half * 256 + 0.5).astype(np.int64)
+        if lay.sigma_code.size and int(lay.sigma_code.max()) >= SIGMA_CODE_LIMIT:
+            raise ConfigError(f"tile.output_noise_lsb = {t_cfg.output_noise_lsb}: output-noise sigma of layer "
+                              f"{lay.name} is {int(lay.sigma_code.max()) / 256:.0f} current units, above the "
+                              f"generator's limit of {SIGMA_CODE_LIMIT // 256} (lower the noise or the ADC full scale)")
 
     fb, wd = cfg.lif.frac_bits, cfg.lif.width
     theta = {n: int(max(1, to_code(np.array(v), fb, wd))) for n, v in model.lif_threshold.items()}

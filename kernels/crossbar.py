@@ -9,7 +9,7 @@ One linear layer of shape ``in x out`` is split into ``ceil(in/rows) x ceil(out/
      ------->| G+ - G- (int16) |    | G+ - G- (int16) |      I[c] = sum_r x[r] (G+[r,c] - G-[r,c])
               +-------+--------+     +-------+--------+
                       | I (int32)            | I
-                 + noise (int)          + noise (int)         counter-based Gaussian, keyed by site
+                 + noise (int)          + noise (int)         counter-based Irwin-Hall(4), keyed by site
                   ADC b-bit              ADC b-bit            code = clamp(round(I 2^(b-1) / I_fs))
                       \______ + ___________/                  digital partial sum (int32)
                               |
@@ -23,7 +23,7 @@ signal                 dtype       range
 spikes                 uint8       0/1
 g_diff_code            int16       -2^g_bits .. 2^g_bits (G+ - G-, units g_max / 2^g_bits)
 i_code (column sum)    int32       |I| <= in * 2^g_bits (checked by the caller)
-noise_code             int32       integer Gaussian, sigma = sigma_code / 2^8 current units
+noise_code             int32       integer noise, sigma = sigma_code / 2^8 current units (|n| < 2^21)
 adc_code               int16       -2^(b-1) .. 2^(b-1)-1 (saturating)
 acc (partial sums)     int32       sum of codes over row tiles
 M, B                   int64       requant multiplier (m_bits signed) and offset
@@ -38,8 +38,12 @@ from numba import njit, prange
 from ._intops import div_round, sat_s, shr_floor
 from .lfsr import splitmix64
 
-#: Irwin-Hall Gaussian: sum of 12 uniform 16-bit words, minus its mean 12 * 65535 / 2.
-_IH_MEAN2 = 12 * 65535  # twice the mean (kept even-exact in integers)
+#: Irwin-Hall Gaussian: sum of the four 16-bit words of one 64-bit hash, twice minus its doubled mean.
+_IH_MEAN2 = 4 * 65535
+#: sqrt(3) in Q16 (113512 / 2^16 = 1.7320557, relative error 2.6e-6): scales sd(z2) = 2^17 / sqrt(3) to 2^16.
+SQRT3_Q16 = 113512
+#: ``sigma_code`` must stay below this so that ``z2 * sigma_code * SQRT3_Q16`` fits in int64.
+SIGMA_CODE_LIMIT = 1 << 27
 
 
 @njit("uint64(uint64, int64, int64, int64, int64)", cache=True)
@@ -57,39 +61,44 @@ def noise_key_prefix(root, sample, layer, t, token):
 
 @njit("uint64(uint64, int64, int64)", cache=True)
 def noise_key(prefix, tile, column):
-    """64-bit key of one conversion: ``splitmix64(prefix ^ (tile << 32 | column))``.
+    """64 random bits of one conversion: ``splitmix64(prefix ^ (tile << 32 | column))``.
 
-    With :func:`noise_key_prefix`, the key is a function of (root seed, sample, layer, tile, t,
+    With :func:`noise_key_prefix`, the bits are a function of (root seed, sample, layer, tile, t,
     token, column) only, so the noise does not depend on batching, order or threads.
     """
     return splitmix64(np.uint64(prefix) ^ ((np.uint64(tile) << np.uint64(32)) | np.uint64(column)))
 
 
+@njit(cache=True, inline="always")
+def _ih4_z2(h):
+    """``2 * (sum of the four 16-bit words of h) - 4 * 65535`` (SWAR pair sums; int64)."""
+    m = np.uint64(0x0000FFFF0000FFFF)
+    w = (h & m) + ((h >> np.uint64(16)) & m)
+    s = np.int64((w & np.uint64(0xFFFFFFFF)) + (w >> np.uint64(32)))
+    return 2 * s - _IH_MEAN2
+
+
 @njit("int64(uint64, int64)", cache=True)
 def noise_gauss_code(key, sigma_code):
-    """Integer zero-mean Gaussian sample for one conversion.
+    """Integer zero-mean Gaussian sample for one conversion, from its 64 random bits ``key``.
 
-    ``z2 = 2 * sum_{i<12} u_i - 12 * 65535`` with ``u_i`` the twelve 16-bit words of
-    ``splitmix64(key ^ 1), splitmix64(key ^ 2), splitmix64(key ^ 3)`` (an Irwin-Hall sum: mean 0,
-    standard deviation of ``z2 / 2`` is 65536 within 1e-5).  The noise in current units is
-    ``round(z2 * sigma_code / 2^(16 + 8 + 1))``, i.e. sigma = ``sigma_code / 2^8`` current units.
+    ``z2 = 2 * (u_0 + u_1 + u_2 + u_3) - 4 * 65535`` with ``u_i`` the four 16-bit words of ``key``
+    (an Irwin-Hall sum of four uniforms: mean 0, sd(z2) = 2^17 / sqrt(3) within 1e-5, range
+    +-sqrt(3) * 2 sd, i.e. +-3.46 sigma).  The noise in current units is
+    ``floor(z2 * sigma_code * SQRT3_Q16 / 2^41 + 1/2)``, i.e. sigma = ``sigma_code / 2^8`` current units
+    (to the 2.6e-6 relative accuracy of ``SQRT3_Q16``).
 
     ================  ========  ==============================
     signal            dtype     range
     ================  ========  ==============================
     key               uint64    any
-    sigma_code        int64     0 .. 2^31 (8 fractional bits)
-    z2                int64     |z2| <= 12 * 65535
-    result            int64     |r| <= 12 * 2^16 * sigma_code / 2^25 + 1
+    sigma_code        int64     0 .. 2^27 - 1 (8 fractional bits)
+    z2                int64     |z2| <= 4 * 65535
+    result            int64     |r| <= 3.47 * sigma_code / 2^8 + 1
     ================  ========  ==============================
     """
-    s = np.int64(0)
-    for j in range(3):
-        w = splitmix64(np.uint64(key) ^ np.uint64(j + 1))
-        for q in range(4):
-            s += np.int64((w >> np.uint64(16 * q)) & np.uint64(0xFFFF))
-    z2 = 2 * s - _IH_MEAN2
-    return div_round(z2 * np.int64(sigma_code), np.int64(1) << np.int64(25))
+    z2 = _ih4_z2(np.uint64(key))
+    return (z2 * (np.int64(sigma_code) * np.int64(SQRT3_Q16)) + (np.int64(1) << np.int64(40))) >> np.int64(41)
 
 
 @njit(cache=True)
@@ -127,6 +136,32 @@ def requant_code(acc, m, b, s, out_width):
     return sat_s(shr_floor(np.int64(acc) * np.int64(m) + np.int64(b), s), out_width)
 
 
+@njit(cache=True, inline="always")
+def _adc_fast(x, i_fs, den, inv, two_half, half):
+    """:func:`adc_convert` of ``x`` (``|x| < 2^40``) in a vectorisable form.
+
+    ``den = 2 I_fs``, ``inv = 1 / den`` (float64), ``two_half = 2^b``, ``half = 2^(b-1)``.  The quotient
+    ``floor((x 2^b + I_fs) / (2 I_fs))`` is estimated in float64 (numerator and denominator are exact there)
+    and then corrected by one exact integer step, so the result equals :func:`adc_convert` for every input
+    (tested against it).
+    """
+    num = np.int64(x) * two_half + i_fs
+    q = np.int64(np.floor(np.float64(num) * inv))
+    r = num - q * den
+    q += np.int64(r >= den) - np.int64(r < 0)
+    return min(max(q, -half), half - np.int64(1))
+
+
+@njit(cache=True)
+def g_abs_max(g_diff_code):
+    """``max |g|`` over a conductance image (int64; 0 for an empty one)."""
+    m = np.int64(0)
+    for r in range(g_diff_code.shape[0]):
+        for c in range(g_diff_code.shape[1]):
+            m = max(m, abs(np.int64(g_diff_code[r, c])))
+    return m
+
+
 @njit(cache=True, parallel=True)
 def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_code, adc_bits,
                    noise_on, root_seed, sample_ids, layer_id, t, m_code, b_code, s_shift, out_width,
@@ -137,14 +172,14 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     ----------
     spikes : uint8 (B, N, IN)
         Word-line inputs, 0 or 1.
-    g_diff_code : int16 (IN, OUT)
+    g_diff_code : int16 (IN, OUT), C-contiguous
         Differential conductance image ``G+ - G-`` in units of ``g_max / 2^g_bits``.
     tile_rows, tile_cols : int
         Tile size R x C.
     i_fs_code : int64 (n_col_tiles,)
         ADC full scale per column tile (shared by the row tiles whose codes are summed).
     sigma_code : int64 (n_col_tiles,)
-        Output-noise sigma, current units with 8 fractional bits.
+        Output-noise sigma, current units with 8 fractional bits, below ``SIGMA_CODE_LIMIT``.
     adc_bits : int
     noise_on : int
         1 adds output noise, 0 not.
@@ -160,64 +195,105 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     i_log, noise_log, adc_log : int32 / int32 / int16 (B, N, n_row_tiles, OUT) or shape (0, ...)
         Optional logs of the column currents before noise, the noise added and the ADC codes;
         pass arrays whose first dimension is 0 to skip logging.
+
+    Notes
+    -----
+    The arithmetic is that of :func:`adc_convert`, :func:`noise_gauss_code` and :func:`requant_code`
+    per conversion; only the order of work is arranged for speed.  Each sample (one ``prange``
+    iteration, its own buffers) runs column tile by column tile and, inside, row tile by row tile
+    over all its tokens, so one 256 x 256 int16 tile stays in L2 while all tokens use it.  Active rows
+    are listed once per token (branch-free compaction); four active rows are summed in int16 before
+    one widening add into the int32 column currents whenever ``4 max|g| <= 32767`` (exact: no
+    intermediate can overflow), else row by row.  Integer sums are exact in any order, so the
+    result does not depend on the grouping, the batch or the thread count.
     """
     nb, nt, n_in = spikes.shape
     n_out = g_diff_code.shape[1]
     n_rt = (n_in + tile_rows - 1) // tile_rows
     n_ct = (n_out + tile_cols - 1) // tile_cols
-    log = i_log.shape[0] > 0
-    half = np.int64(1) << np.int64(adc_bits - 1)
+    grp4 = 4 * g_abs_max(g_diff_code) <= 32767
     for bi in prange(nb):
-        cur = np.zeros(n_out, dtype=np.int32)
-        nzv = np.zeros(n_out, dtype=np.int64)
-        codes = np.empty(n_out, dtype=np.int64)
-        acc = np.empty(n_out, dtype=np.int64)
-        for tok in range(nt):
-            acc[:] = 0
-            prefix = np.uint64(0)
-            if noise_on != 0:
-                prefix = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
-            for rt in range(n_rt):
-                cur[:] = 0
-                r1 = min(n_in, (rt + 1) * tile_rows)
-                for r in range(rt * tile_rows, r1):
-                    if spikes[bi, tok, r] != 0:
-                        g_row = g_diff_code[r]
-                        for c in range(n_out):
-                            cur[c] += g_row[c]
-                for ct in range(n_ct):
-                    c0 = ct * tile_cols
-                    c1 = min(n_out, c0 + tile_cols)
-                    if noise_on != 0:
-                        tile = np.int64(rt * n_ct + ct)
-                        sig = sigma_code[ct]
-                        for c in range(c0, c1):
-                            nzv[c] = noise_gauss_code(noise_key(prefix, tile, c), sig)
-                    _adc_range(cur, nzv, c0, c1, i_fs_code[ct], adc_bits, half, codes)
-                    for c in range(c0, c1):
-                        acc[c] += codes[c]
-                if log:
-                    for c in range(n_out):
-                        i_log[bi, tok, rt, c] = cur[c]
-                        noise_log[bi, tok, rt, c] = nzv[c]
-                        adc_log[bi, tok, rt, c] = codes[c]
-            for c in range(n_out):
-                y_code[bi, tok, c] = requant_code(acc[c], m_code[c], b_code[c], s_shift, out_width)
+        _crossbar_sample(bi, spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_code, adc_bits,
+                         noise_on, root_seed, sample_ids, layer_id, t, m_code, b_code, s_shift, out_width,
+                         y_code, i_log, noise_log, adc_log, nt, n_in, n_out, n_rt, n_ct, grp4)
 
 
 @njit(cache=True)
-def _adc_range(cur, nzv, c0, c1, i_fs, bits, half, codes):
-    """``codes[c] = adc_convert(cur[c] + nzv[c], i_fs, bits)`` for c in c0..c1, in a vectorisable form.
-
-    The quotient ``floor((2 x 2^(b-1) + I_fs) / (2 I_fs))`` is estimated by a float64 division (numerator
-    and denominator are exact in float64: |x| < 2^40) and then corrected by one exact integer step, so
-    the result equals :func:`adc_convert` for every input (tested against it).
-    """
-    den = np.int64(2) * i_fs
-    inv = 1.0 / np.float64(den)
-    for c in range(c0, c1):
-        num = (np.int64(cur[c]) + nzv[c]) * (np.int64(2) * half) + i_fs
-        q = np.int64(np.floor(np.float64(num) * inv))
-        r = num - q * den
-        q += np.int64(r >= den) - np.int64(r < 0)
-        codes[c] = min(max(q, -half), half - np.int64(1))
+def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code, adc_bits, noise_on, root_seed,
+                     sample_ids, layer_id, t, m_code, b_code, s_shift, out_width, y_code, i_log, noise_log,
+                     adc_log, nt, n_in, n_out, n_rt, n_ct, grp4):
+    """All tokens of batch row ``bi`` (see :func:`crossbar_layer`)."""
+    log = i_log.shape[0] > 0
+    half = np.int64(1) << np.int64(adc_bits - 1)
+    two_half = np.int64(2) * half
+    rnd41 = np.int64(1) << np.int64(40)
+    # active rows of every token, grouped by row tile: idx[tok, ptr[tok, rt] : ptr[tok, rt + 1]]
+    idx = np.empty((nt, n_in), np.int32)
+    ptr = np.empty((nt, n_rt + 1), np.int64)
+    pre = np.zeros(nt, np.uint64)
+    for tok in range(nt):
+        k = 0
+        for rt in range(n_rt):
+            ptr[tok, rt] = k
+            for r in range(rt * tile_rows, min(n_in, (rt + 1) * tile_rows)):
+                idx[tok, k] = r
+                k += np.int64(spikes[bi, tok, r] != 0)
+        ptr[tok, n_rt] = k
+        if noise_on != 0:
+            pre[tok] = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
+    cw_max = min(tile_cols, n_out)
+    cur = np.empty(cw_max, np.int32)
+    nzv = np.zeros(cw_max, np.int32)
+    acc = np.empty((nt, cw_max), np.int32)
+    for ct in range(n_ct):
+        c0 = ct * tile_cols
+        cw = min(n_out, c0 + tile_cols) - c0
+        acc[:, :] = 0
+        i_fs = np.int64(i_fs_code[ct])
+        den = np.int64(2) * i_fs
+        inv = 1.0 / np.float64(den)
+        mult = np.int64(sigma_code[ct]) * np.int64(SQRT3_Q16)
+        for rt in range(n_rt):
+            tbits = np.uint64(rt * n_ct + ct) << np.uint64(32)
+            for tok in range(nt):
+                for c in range(cw):
+                    cur[c] = 0
+                j = ptr[tok, rt]
+                j1 = ptr[tok, rt + 1]
+                if grp4:
+                    while j + 4 <= j1:
+                        ga = g[idx[tok, j], c0:c0 + cw]
+                        gb = g[idx[tok, j + 1], c0:c0 + cw]
+                        gc = g[idx[tok, j + 2], c0:c0 + cw]
+                        gd = g[idx[tok, j + 3], c0:c0 + cw]
+                        for c in range(cw):
+                            cur[c] += np.int16(ga[c] + gb[c] + gc[c] + gd[c])
+                        j += 4
+                while j < j1:
+                    ga = g[idx[tok, j], c0:c0 + cw]
+                    for c in range(cw):
+                        cur[c] += ga[c]
+                    j += 1
+                if noise_on != 0:
+                    p = pre[tok] ^ tbits
+                    if log:
+                        for c in range(cw):
+                            nz = np.int32((_ih4_z2(splitmix64(p ^ np.uint64(c0 + c))) * mult + rnd41) >> np.int64(41))
+                            nzv[c] = nz
+                            cur[c] += nz
+                    else:
+                        for c in range(cw):
+                            cur[c] += np.int32((_ih4_z2(splitmix64(p ^ np.uint64(c0 + c))) * mult + rnd41)
+                                               >> np.int64(41))
+                arow = acc[tok]
+                for c in range(cw):
+                    arow[c] += np.int32(_adc_fast(cur[c], i_fs, den, inv, two_half, half))
+                if log:
+                    for c in range(cw):
+                        nz = nzv[c] if noise_on != 0 else np.int32(0)
+                        i_log[bi, tok, rt, c0 + c] = cur[c] - nz
+                        noise_log[bi, tok, rt, c0 + c] = nz
+                        adc_log[bi, tok, rt, c0 + c] = _adc_fast(cur[c], i_fs, den, inv, two_half, half)
+        for tok in range(nt):
+            for c in range(cw):
+                y_code[bi, tok, c0 + c] = requant_code(acc[tok, c], m_code[c0 + c], b_code[c0 + c], s_shift, out_width)

@@ -174,14 +174,10 @@ def ref_noise_key(prefix: int, tile: int, column: int) -> int:
 
 
 def ref_noise_gauss(key: int, sigma_code: int) -> int:
-    """Irwin-Hall sum of twelve 16-bit words of splitmix64(key ^ 1..3), scaled by sigma_code / 2^8."""
-    s = 0
-    for j in range(3):
-        w = ref_splitmix64(key ^ (j + 1))
-        for q in range(4):
-            s += (w >> (16 * q)) & 0xFFFF
-    z2 = 2 * s - 12 * 65535
-    return ref_div_round(z2 * sigma_code, 1 << 25)
+    """Irwin-Hall sum of the four 16-bit words of the 64 random bits ``key``, scaled to sigma_code / 2^8."""
+    s = sum((key >> (16 * q)) & 0xFFFF for q in range(4))
+    z2 = 2 * s - 4 * 65535
+    return (z2 * sigma_code * 113512 + (1 << 40)) >> 41  # 113512 = round(sqrt(3) * 2^16)
 
 
 def ref_adc(i: int, i_fs: int, bits: int) -> int:

@@ -670,9 +670,9 @@ def _micro_kernels():
     from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_expand
 
     try:
-        from bittrue.kernels.crossbar import _adc_range, requant_code
+        from bittrue.kernels.crossbar import _adc_fast, requant_code
     except ImportError:  # kernels restructured: the split degrades to "ADC+requant+loop"
-        _adc_range = requant_code = None
+        _adc_fast = requant_code = None
 
     k = {}
 
@@ -692,12 +692,15 @@ def _micro_kernels():
                 lfsr_expand(rd_o, sharing, n_tok, d_k, do)
 
     k["lfsr_ssa"] = lfsr_ssa
-    if _adc_range is not None:
+    if _adc_fast is not None:
         @njit(cache=True, parallel=True)
         def adc_rows(cur, nzv, i_fs, bits, codes):
             half = np.int64(1) << np.int64(bits - 1)
+            den = np.int64(2) * i_fs
+            inv = 1.0 / np.float64(den)
             for m in prange(cur.shape[0]):
-                _adc_range(cur[m], nzv[m], 0, cur.shape[1], i_fs, bits, half, codes[m])
+                for c in range(cur.shape[1]):
+                    codes[m, c] = _adc_fast(np.int64(cur[m, c]) + nzv[m, c], i_fs, den, inv, 2 * half, half)
 
         @njit(cache=True, parallel=True)
         def requant_rows(acc, m_code, b_code, s, width, y):
