@@ -23,7 +23,7 @@ import numpy as np
 from .kernels.batch import encoder_layer, seed_bank_batch, ssa_layer
 from .kernels.crossbar import crossbar_layer
 from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, taps_to_mask
-from .kernels.lif import lif_update, residual_add
+from .kernels.lif import lif_update_batch, residual_add
 from .program import Chip
 
 #: LFSR site ``block`` field values (spec 2.3 site = block, layer, head, row, col, phase, sample).
@@ -142,11 +142,12 @@ class Runner:
                 sink(f"{name}/y_code", t, y)
         return y
 
-    def _lif(self, name: str, lifs: dict[str, np.ndarray], y: np.ndarray, t: int, sink: Sink | None) -> np.ndarray:
+    def _lif(self, name: str, lifs: dict[str, np.ndarray], y: np.ndarray, t: int, sink: Sink | None,
+             y_col0: int = 0) -> np.ndarray:
+        """LIF population ``name`` on input columns ``y_col0 ..`` of ``y`` (B, N, >= width)."""
         v = lifs[name]
-        y = np.ascontiguousarray(y)
-        s = np.empty(y.shape, dtype=np.uint8)
-        lif_update(v, y, self.theta[name], self.leak, self.reset, self.lif_width, s)
+        s = np.empty(v.shape, dtype=np.uint8)
+        lif_update_batch(v, np.ascontiguousarray(y), y_col0, self.theta[name], self.leak, self.reset, self.lif_width, s)
         if sink is not None:
             if "membrane" in sink.signals:
                 sink(f"lif.{name}/v_code", t, v.copy())
@@ -214,9 +215,9 @@ class Runner:
                 pre = f"blocks.{b}"
                 s = self._lif(f"{pre}.in", lifs, r, t, sink)
                 u = self._xbar(f"{pre}.qkv", s, sample_ids, t, sink)
-                q = self._lif(f"{pre}.q", lifs, u[:, :, 0:D], t, sink)
-                k = self._lif(f"{pre}.k", lifs, u[:, :, D:2 * D], t, sink)
-                v = self._lif(f"{pre}.v", lifs, u[:, :, 2 * D:3 * D], t, sink)
+                q = self._lif(f"{pre}.q", lifs, u, t, sink, 0)
+                k = self._lif(f"{pre}.k", lifs, u, t, sink, D)
+                v = self._lif(f"{pre}.v", lifs, u, t, sink, 2 * D)
                 o = np.empty((nb, N, D), dtype=np.uint8)
                 ss, so = ssa_states[b]
                 if log_ssa:

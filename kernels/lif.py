@@ -17,7 +17,7 @@ format (default int16 with 8 fractional bits); the kernels see only raw codes.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._intops import sat_s
 
@@ -79,6 +79,38 @@ def lif_update(v_code, y_code, theta_code, leak_shift, reset, width, spikes_out)
         else:
             sp[i] = np.uint8(0)
         v[i] = vi
+
+
+@njit(cache=True, parallel=True)
+def lif_update_batch(v_code, y_code, y_col0, theta_code, leak_shift, reset, width, spikes_out):
+    """:func:`lif_update` on a batch ``(B, N, W)``, parallel over the batch rows.
+
+    ``y_code`` is ``(B, N, W_y)`` with ``W_y >= y_col0 + W``: the neurons read input columns
+    ``y_col0 .. y_col0 + W - 1`` (e.g. the q, k or v third of a fused qkv output, without a copy).
+    ``v_code`` and ``spikes_out`` are written per batch row (disjoint slices).  Same arithmetic and
+    bit widths as :func:`lif_update`, written branch-free (the spike is a comparison, the reset a
+    select) so that the inner loop vectorises.
+    """
+    nb, nt, nw = v_code.shape
+    theta = np.int64(theta_code)
+    s = np.int64(leak_shift)
+    hard = reset == RESET_HARD
+    for b in prange(nb):
+        for n in range(nt):
+            if hard:
+                for i in range(nw):
+                    vi = np.int64(v_code[b, n, i])
+                    vi = sat_s(vi - (vi >> s) + np.int64(y_code[b, n, y_col0 + i]), width)
+                    fire = vi >= theta
+                    spikes_out[b, n, i] = np.uint8(fire)
+                    v_code[b, n, i] = np.int64(0) if fire else vi
+            else:
+                for i in range(nw):
+                    vi = np.int64(v_code[b, n, i])
+                    vi = sat_s(vi - (vi >> s) + np.int64(y_code[b, n, y_col0 + i]), width)
+                    fire = vi >= theta
+                    spikes_out[b, n, i] = np.uint8(fire)
+                    v_code[b, n, i] = sat_s(vi - theta, width) if fire else vi
 
 
 @njit(cache=True)

@@ -595,6 +595,7 @@ _WRAP = {  # bittrue.run name -> category
     "ssa_layer": "ssa",
     "encoder_layer": "encoder",
     "lif_update": "lif",
+    "lif_update_batch": "lif",
     "residual_add": "residual",
     "seed_bank_batch": "seeds",
 }

@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 import reference as ref
 import strategies as sts
-from bittrue.kernels.lif import lif_update, residual_add
+from bittrue.kernels.lif import lif_update, lif_update_batch, residual_add
 
 
 @given(sts.lif_case())
@@ -52,3 +52,21 @@ def test_residual_matches_reference(width, n, data):
         rr = r.copy()
         kernel(rr, y, width)
         assert rr.tolist() == expect
+
+
+@given(sts.lif_case(), st.integers(1, 4), st.integers(0, 3))
+def test_lif_batch_matches_reference(case, nb, col0):
+    """The batched, parallel kernel equals the reference on (B, N, W) arrays, reading input columns
+    col0 .. col0 + W of a wider input (the runner's fused q|k|v output)."""
+    v, y, theta, leak, reset, width = case
+    n = v.size
+    vb = np.stack([np.roll(v, i) for i in range(nb)]).reshape(nb, 1, n)
+    yb = np.stack([np.roll(y, -i) for i in range(nb)]).reshape(nb, 1, n)
+    wide = np.full((nb, 1, n + 2 * col0), 12345, yb.dtype)
+    wide[:, :, col0:col0 + n] = yb
+    for kernel in (lif_update_batch, lif_update_batch.py_func):
+        vv, sp = vb.copy(), np.full(vb.shape, 7, np.uint8)
+        kernel(vv, wide, col0, theta, leak, reset, width, sp)
+        for i in range(nb):
+            v_ref, s_ref = ref.ref_lif_update(vb[i, 0].tolist(), yb[i, 0].tolist(), theta, leak, reset, width)
+            assert vv[i, 0].tolist() == v_ref and sp[i, 0].tolist() == s_ref
