@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .encoder import encoder_spikes
-from .lfsr import lfsr_count, lfsr_draw_bank_jump, lfsr_expand, lfsr_seed_bank
+from .lfsr import SHARING_COMPARATOR, lfsr_count, lfsr_draw_bank_jump, lfsr_expand, lfsr_seed_bank
 from .ssa import pack_bits, pack_bits_t, ssa_head
 
 
@@ -97,19 +97,27 @@ def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s
         oo = np.empty((n_tok, d_k), dtype=np.uint8)
         for h in range(n_heads):
             c0 = h * d_k
-            pack_bits(np.ascontiguousarray(q[b, :, c0:c0 + d_k]), qw)
-            pack_bits(np.ascontiguousarray(k[b, :, c0:c0 + d_k]), kw)
-            pack_bits_t(np.ascontiguousarray(v[b, :, c0:c0 + d_k]), vtw)
+            pack_bits(q[b, :, c0:c0 + d_k], qw)
+            pack_bits(k[b, :, c0:c0 + d_k], kw)
+            pack_bits_t(v[b, :, c0:c0 + d_k], vtw)
             lfsr_draw_bank_jump(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], table_s, bits_s, rd_s)
-            lfsr_expand(rd_s, sharing, n_tok, n_tok, ds)
             lfsr_draw_bank_jump(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], table_o, bits_o, rd_o)
-            lfsr_expand(rd_o, sharing, n_tok, d_k, do)
-            ssa_head(qw, kw, vtw, mask, k_s, k_o, ds, do, cc, ss, pp, oo)
+            if sharing == SHARING_COMPARATOR:  # one register per comparator: the bank is the array
+                ssa_head(qw, kw, vtw, mask, k_s, k_o, rd_s.reshape((n_tok, n_tok)), rd_o.reshape((n_tok, d_k)),
+                         cc, ss, pp, oo)
+            else:
+                lfsr_expand(rd_s, sharing, n_tok, n_tok, ds)
+                lfsr_expand(rd_o, sharing, n_tok, d_k, do)
+                ssa_head(qw, kw, vtw, mask, k_s, k_o, ds, do, cc, ss, pp, oo)
             o_out[b, :, c0:c0 + d_k] = oo
             if log:
                 c_log[b, h] = cc
                 s_log[b, h] = ss
                 p_log[b, h] = pp
                 o_log[b, h] = oo
-                draw_s_log[b, h] = ds
-                draw_o_log[b, h] = do
+                if sharing == SHARING_COMPARATOR:
+                    draw_s_log[b, h] = rd_s.reshape((n_tok, n_tok))
+                    draw_o_log[b, h] = rd_o.reshape((n_tok, d_k))
+                else:
+                    draw_s_log[b, h] = ds
+                    draw_o_log[b, h] = do

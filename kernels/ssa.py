@@ -51,10 +51,10 @@ def pack_bits(spikes, out):
     nw = out.shape[1]
     for r in range(rows):
         for w in range(nw):
-            out[r, w] = np.uint64(0)
-        for c in range(cols):
-            if spikes[r, c] != 0:
-                out[r, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+            word = np.uint64(0)
+            for bit in range(min(64, cols - 64 * w)):  # branch-free: spikes are random
+                word |= np.uint64(spikes[r, 64 * w + bit] != 0) << np.uint64(bit)
+            out[r, w] = word
 
 
 @njit(cache=True)
@@ -138,27 +138,25 @@ def ssa_head(q_words, k_words, vt_words, mask, k_s, k_o, draw_s, draw_o,
             cnt = np.int64(0)
             for w in range(nw):
                 cnt += popcount64(q_words[i, w] & k_words[j, w])
-            if cnt > ks:
-                cnt = ks
+            cnt = min(cnt, ks)
             c_out[i, j] = np.int32(cnt)
-            fire = np.int64(draw_s[i, j]) < cnt
-            if mask == MASK_DIAGONAL and j == i:
-                fire = False
-            elif mask == MASK_CAUSAL and j > i:
-                fire = False
-            if fire:
-                s_out[i, j] = np.uint8(1)
-                srow[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+            # branch-free comparator and mask gate (the draws are random)
+            if mask == MASK_DIAGONAL:
+                ok = j != i
+            elif mask == MASK_CAUSAL:
+                ok = j <= i
             else:
-                s_out[i, j] = np.uint8(0)
+                ok = True
+            fire = (np.int64(draw_s[i, j]) < cnt) & ok
+            s_out[i, j] = np.uint8(fire)
+            srow[j >> 6] |= np.uint64(fire) << np.uint64(j & 63)
         for c in range(d_v):
             cnt = np.int64(0)
             for w in range(nwt):
                 cnt += popcount64(srow[w] & vt_words[c, w])
-            if cnt > ko:
-                cnt = ko
+            cnt = min(cnt, ko)
             p_out[i, c] = np.int32(cnt)
-            o_out[i, c] = np.uint8(1) if np.int64(draw_o[i, c]) < cnt else np.uint8(0)
+            o_out[i, c] = np.uint8(np.int64(draw_o[i, c]) < cnt)
 
 
 @njit(cache=True)
