@@ -1108,7 +1108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--density", type=float, default=0.15, help="target spike density (default 0.15)")
     ap.add_argument("--images", type=int, default=None, help="headline images (default 64, quick 32)")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions, best taken (default 3, quick 2)")
-    ap.add_argument("--emu-batch", type=int, nargs="+", default=None, help="emulator batch sizes (default 32 64)")
+    ap.add_argument("--emu-batch", type=int, nargs="+", default=None, help="emulator batch sizes (default 16 32 64)")
     ap.add_argument("--torch-batch", type=int, nargs="+", default=None, help="torch batch sizes (default 16 32 64)")
     ap.add_argument("--digits-model", default=None, help="digits float model (default: the shipped one, if any)")
     ap.add_argument("--no-scaling", action="store_true", help="skip the N x D scaling grid")
@@ -1125,7 +1125,7 @@ def main(argv=None) -> int:
     quick = args.quick
     n_img = args.images or (32 if quick else 64)
     reps = args.reps or (2 if quick else 3)
-    emu_b = tuple(args.emu_batch or ((32,) if quick else (32, 64)))
+    emu_b = tuple(args.emu_batch or ((32,) if quick else (16, 32, 64)))
     tor_b = tuple(args.torch_batch or ((32,) if quick else (16, 32, 64)))
     t_start = time.perf_counter()
     res: dict = {"machine": machine_info(threads), "load_start": [round(v, 2) for v in os.getloadavg()],
