@@ -106,6 +106,7 @@ class Runner:
         self.enc_grid = lfsr_bank_shape(self.sharing, arch.n_patches, arch.token_features)
         self.s_grid = lfsr_bank_shape(self.sharing, arch.n_tokens, arch.n_tokens)
         self.o_grid = lfsr_bank_shape(self.sharing, arch.n_tokens, arch.d_k)
+        self._scratch: dict = {}  #: reused work arrays (see _buf)
 
     # ------------------------------------------------------------------ helpers
     def _seeds(self, block: int, layer: int, phase: int, n_head: int, grid: tuple[int, int],
@@ -114,11 +115,27 @@ class Runner:
         seed_bank_batch(self.root_seed, block, layer, phase, sample_ids, n_head, grid[0], grid[1], self.width, out)
         return out
 
+    def _buf(self, key, shape: tuple, dtype, sink: Sink | None, zero: bool = False) -> np.ndarray:
+        """A work array, reused from call to call (no fresh pages to fault in) unless a sink may keep it.
+
+        Only outputs that are consumed within the same time step, and membranes (cleared here), go through
+        this; a :class:`Runner` is therefore not safe to share between Python threads.
+        """
+        if sink is not None:
+            return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+        a = self._scratch.get(key)
+        if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+            a = np.empty(shape, dtype)
+            self._scratch[key] = a
+        if zero:
+            a.fill(0)
+        return a
+
     def _xbar(self, name: str, spikes: np.ndarray, sample_ids: np.ndarray, t: int,
               sink: Sink | None) -> np.ndarray:
         lay = self.layers[name]
         nb, nt, _ = spikes.shape
-        y = np.empty((nb, nt, lay.g_diff_code.shape[1]), dtype=np.int32)
+        y = self._buf(("y", name), (nb, nt, lay.g_diff_code.shape[1]), np.int32, sink)
         want = sink is not None and bool(sink.signals & {"current", "noise", "adc"})
         if want:
             n_rt = -(-lay.g_diff_code.shape[0] // self.tile_rows)
@@ -146,7 +163,7 @@ class Runner:
              y_col0: int = 0) -> np.ndarray:
         """LIF population ``name`` on input columns ``y_col0 ..`` of ``y`` (B, N, >= width)."""
         v = lifs[name]
-        s = np.empty(v.shape, dtype=np.uint8)
+        s = self._buf(("s", name), v.shape, np.uint8, sink)
         lif_update_batch(v, np.ascontiguousarray(y), y_col0, self.theta[name], self.leak, self.reset, self.lif_width, s)
         if sink is not None:
             if "membrane" in sink.signals:
@@ -186,9 +203,9 @@ class Runner:
         lifs: dict[str, np.ndarray] = {}
         for b in range(arch.depth):
             for nm, w in (("in", D), ("q", D), ("k", D), ("v", D), ("mlp_in", D), ("h", arch.mlp)):
-                lifs[f"blocks.{b}.{nm}"] = np.zeros((nb, N, w), dtype=np.int32)
+                lifs[f"blocks.{b}.{nm}"] = self._buf(("v", b, nm), (nb, N, w), np.int32, None, zero=True)
         ro = arch.readout_slice
-        lifs["head.in"] = np.zeros((nb, arch.n_readout, D), dtype=np.int32)
+        lifs["head.in"] = self._buf(("v", "head"), (nb, arch.n_readout, D), np.int32, None, zero=True)
         logits = np.zeros((nb, arch.n_readout, arch.n_classes), dtype=np.int64)
         empty8 = np.empty((0, 0, 0), np.int64)
         e4 = {dt: np.empty((0, 0, 0, 0), dt) for dt in (np.int32, np.uint8, np.int64)}
