@@ -53,3 +53,34 @@ def test_ideal_vs_pcm_and_float_run(capsys, model_path):
         r = _infer(capsys, model_path, "--device", dev)
         assert r["samples"] == 24 and 0.0 <= r["accuracy"] <= 1.0
         assert np.asarray(r["logits"]).shape == (24, 10)
+
+
+def test_runner_reuses_buffers_safely(model_path):
+    """One Runner over batches of changing size (reused work arrays) equals a fresh Runner per batch,
+    and a run with a sink (fresh arrays) equals one without."""
+    from bittrue.compile import compile_model
+    from bittrue.config import HardwareConfig
+    from bittrue.datasets import digits
+    from bittrue.model import load_float_model
+    from bittrue.program import program
+    from bittrue.run import Runner
+
+    chip = program(compile_model(load_float_model(model_path), HardwareConfig(), None), "pcm", program_seed=0)
+    x = digits.load_digits_tokens("test")[0][:20]
+    ids = np.arange(20, dtype=np.int64)
+    shared = Runner(chip, timesteps=3)
+    for lo, hi in ((0, 8), (8, 11), (11, 20), (0, 8)):
+        got = shared.run_batch(x[lo:hi], ids[lo:hi])
+        want = Runner(chip, timesteps=3).run_batch(x[lo:hi], ids[lo:hi])
+        assert np.array_equal(got, want)
+
+    class Keep:
+        signals = {"requant", "spikes"}
+        def __init__(self):
+            self.n = 0
+        def __call__(self, name, t, arr):
+            self.n += 1
+
+    sink = Keep()
+    assert np.array_equal(shared.run_batch(x[:5], ids[:5], sink), Runner(chip, timesteps=3).run_batch(x[:5], ids[:5]))
+    assert sink.n > 0
