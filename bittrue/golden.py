@@ -1,6 +1,6 @@
 """Golden vectors and activation logs: one HDF5 writer, its reader, and ``verify``.
 
-The layout is specified in ``docs/golden-schema.md`` (schema ``bittrue-golden`` 1.0.0).  In short::
+The layout is specified in ``docs/golden-schema.md`` (schema ``bittrue-golden`` 1.1.0).  In short::
 
     /                 attrs: schema, schema_version, creator, versions, config_json, seeds, sha256s, ...
     /chip             the programmed chip (bittrue.hwfile.write_chip): hardware + conductance image
@@ -33,9 +33,12 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .model import ModelError
+from .kernels.crossbar import NOISE_GENERATOR
 
 SCHEMA = "bittrue-golden"
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
+#: Output-noise generator of files written before the ``noise_generator`` attribute (schema 1.0.0).
+NOISE_GENERATOR_1_0 = "splitmix64-ih12"
 ENCODING_VERSION = "1.0.0"
 #: encoding-type of a dataset of raw integer codes / of bit-packed spikes (see the schema)
 ENC_INT = "int-code"
@@ -387,6 +390,7 @@ class GoldenWriter:
         a["model_sha256"] = chip.image.model_sha256
         a["image_sha256"] = image_sha
         a["signals"] = json.dumps([s for s in SIGNALS if s in sig])
+        a["noise_generator"] = NOISE_GENERATOR
         for k, v in (meta or {}).items():
             a[k] = v
         gc = f.create_group("chip", track_order=True)
@@ -606,6 +610,7 @@ class GoldenWriter:
         from .run import SIGNALS
 
         check_schema(f)
+        check_noise_generator(f, bool(runner.noise_on), "cannot be continued")
         a = f.attrs
         if "samples_done" not in a:
             raise GoldenError("the partial file records no complete batch (samples_done missing): start over "
@@ -701,6 +706,19 @@ def check_schema(f) -> None:
     for g in ("chip", "inputs", "layers", "outputs"):
         if g not in f:
             raise GoldenError(f"group /{g} missing")
+
+
+def check_noise_generator(f, noise_on: bool, what: str = "cannot be replayed") -> None:
+    """Raise :class:`GoldenError` when ``f`` was written with another output-noise generator.
+
+    Only matters when the chip adds output noise (``noise_on``); files of schema 1.0.0 carry no
+    ``noise_generator`` attribute and used :data:`NOISE_GENERATOR_1_0`.
+    """
+    have = f.attrs.get("noise_generator", NOISE_GENERATOR_1_0)
+    have = have.decode() if isinstance(have, bytes) else str(have)
+    if noise_on and have != NOISE_GENERATOR:
+        raise GoldenError(f"written with output-noise generator {have!r}; this bittrue implements "
+                          f"{NOISE_GENERATOR!r}, so its noise codes {what} (write the file again)")
 
 
 def signal_datasets(f) -> dict[str, object]:
@@ -943,6 +961,10 @@ def verify(path: str | Path, *, batch_size: int = 64, progress: Callable[[int], 
                 raise GoldenError(f"{path}: {ds.name} holds {ds.shape[1]} time steps, file says T = {T}")
         image_sha, chip_mm = _check_chip(f, chip)
         runner = Runner(chip, timesteps=T, root_seed=root)
+        try:
+            check_noise_generator(f, bool(runner.noise_on))
+        except GoldenError as exc:
+            raise GoldenError(f"{path}: {exc}") from None
         chk = _Checker(index, signals, T)
         outs = {k: f["outputs"][k] for k in ("logits", "prediction") if k in f["outputs"]}
         mm = None

@@ -38,6 +38,8 @@ from numba import njit, prange
 from ._intops import div_round, sat_s, shr_floor
 from .lfsr import splitmix64
 
+#: Name of the output-noise generator below (recorded in golden files; bump it whenever the noise codes change).
+NOISE_GENERATOR = "splitmix64-ih4"
 #: Irwin-Hall Gaussian: sum of the four 16-bit words of one 64-bit hash, twice minus its doubled mean.
 _IH_MEAN2 = 4 * 65535
 #: sqrt(3) in Q16 (113512 / 2^16 = 1.7320557, relative error 2.6e-6): scales sd(z2) = 2^17 / sqrt(3) to 2^16.
