@@ -617,7 +617,19 @@ def _terminate_as_interrupt():
         return None
 
 
+def _passive_openmp() -> None:
+    """Let idle OpenMP workers sleep instead of spin (unless the user chose ``OMP_WAIT_POLICY``).
+
+    Numba's OpenMP pool is loaded at the first parallel kernel, after this runs.  With spinning workers,
+    a machine with anything else running loses whole time slices at every parallel launch (measured on 2
+    cores with one other busy process: digits 38 instead of 690 images/s); sleeping workers cost a
+    few microseconds per launch on an idle machine.  See docs/performance.md.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _passive_openmp()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "quiet", False))

@@ -23,7 +23,7 @@ import numpy as np
 from .kernels.batch import encoder_layer, seed_bank_batch, ssa_layer
 from .kernels.crossbar import crossbar_layer
 from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, taps_to_mask
-from .kernels.lif import lif_update_batch, residual_add
+from .kernels.lif import lif_update_batch, lif_update_rows, residual_add
 from .program import Chip
 
 #: LFSR site ``block`` field values (spec 2.3 site = block, layer, head, row, col, phase, sample).
@@ -60,6 +60,10 @@ def log2i(x: int) -> int:
 class _Lif:
     theta: int
     v: np.ndarray
+
+
+#: LIF populations of at least this many neurons (batch x tokens x width) update in parallel.
+PARALLEL_MIN_SITES = 1 << 18
 
 
 class Runner:
@@ -164,7 +168,11 @@ class Runner:
         """LIF population ``name`` on input columns ``y_col0 ..`` of ``y`` (B, N, >= width)."""
         v = lifs[name]
         s = self._buf(("s", name), v.shape, np.uint8, sink)
-        lif_update_batch(v, np.ascontiguousarray(y), y_col0, self.theta[name], self.leak, self.reset, self.lif_width, s)
+        args = (v, np.ascontiguousarray(y), y_col0, self.theta[name], self.leak, self.reset, self.lif_width, s)
+        if v.size >= PARALLEL_MIN_SITES:  # a parallel launch costs more than a small population's update
+            lif_update_batch(*args)
+        else:
+            lif_update_rows(*args, 0, v.shape[0])
         if sink is not None:
             if "membrane" in sink.signals:
                 sink(f"lif.{name}/v_code", t, v.copy())

@@ -81,23 +81,22 @@ def lif_update(v_code, y_code, theta_code, leak_shift, reset, width, spikes_out)
         v[i] = vi
 
 
-@njit(cache=True, parallel=True)
-def lif_update_batch(v_code, y_code, y_col0, theta_code, leak_shift, reset, width, spikes_out):
-    """:func:`lif_update` on a batch ``(B, N, W)``, parallel over the batch rows.
+@njit(cache=True)
+def lif_update_rows(v_code, y_code, y_col0, theta_code, leak_shift, reset, width, spikes_out, b0, b1):
+    """:func:`lif_update` on batch rows ``b0 .. b1 - 1`` of ``(B, N, W)`` arrays (serial).
 
     ``y_code`` is ``(B, N, W_y)`` with ``W_y >= y_col0 + W``: the neurons read input columns
     ``y_col0 .. y_col0 + W - 1`` (e.g. the q, k or v third of a fused qkv output, without a copy).
-    ``v_code`` and ``spikes_out`` are written per batch row (disjoint slices).  Same arithmetic and
-    bit widths as :func:`lif_update`, written branch-free (the spike is a comparison, the reset a
-    select) so that the inner loop vectorises.
+    Same arithmetic and bit widths as :func:`lif_update`, written branch-free (the spike is a
+    comparison, the reset a select) so that the inner loop vectorises.
     """
-    nb, nt, nw = v_code.shape
+    nt = v_code.shape[1]
+    nw = v_code.shape[2]
     theta = np.int64(theta_code)
     s = np.int64(leak_shift)
-    hard = reset == RESET_HARD
-    for b in prange(nb):
+    for b in range(b0, b1):
         for n in range(nt):
-            if hard:
+            if reset == RESET_HARD:
                 for i in range(nw):
                     vi = np.int64(v_code[b, n, i])
                     vi = sat_s(vi - (vi >> s) + np.int64(y_code[b, n, y_col0 + i]), width)
@@ -111,6 +110,17 @@ def lif_update_batch(v_code, y_code, y_col0, theta_code, leak_shift, reset, widt
                     fire = vi >= theta
                     spikes_out[b, n, i] = np.uint8(fire)
                     v_code[b, n, i] = sat_s(vi - theta, width) if fire else vi
+
+
+@njit(cache=True, parallel=True)
+def lif_update_batch(v_code, y_code, y_col0, theta_code, leak_shift, reset, width, spikes_out):
+    """:func:`lif_update_rows` over the whole batch, ``prange`` over batch rows (disjoint writes).
+
+    Worth a parallel launch only for large populations; callers use :func:`lif_update_rows` on
+    small ones (identical results).
+    """
+    for b in prange(v_code.shape[0]):
+        lif_update_rows(v_code, y_code, y_col0, theta_code, leak_shift, reset, width, spikes_out, b, b + 1)
 
 
 @njit(cache=True)

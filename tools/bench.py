@@ -596,6 +596,7 @@ _WRAP = {  # bittrue.run name -> category
     "encoder_layer": "encoder",
     "lif_update": "lif",
     "lif_update_batch": "lif",
+    "lif_update_rows": "lif",
     "residual_add": "residual",
     "seed_bank_batch": "seeds",
 }

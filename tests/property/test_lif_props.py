@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 import reference as ref
 import strategies as sts
-from bittrue.kernels.lif import lif_update, lif_update_batch, residual_add
+from bittrue.kernels.lif import lif_update, lif_update_batch, lif_update_rows, residual_add
 
 
 @given(sts.lif_case())
@@ -64,7 +64,9 @@ def test_lif_batch_matches_reference(case, nb, col0):
     yb = np.stack([np.roll(y, -i) for i in range(nb)]).reshape(nb, 1, n)
     wide = np.full((nb, 1, n + 2 * col0), 12345, yb.dtype)
     wide[:, :, col0:col0 + n] = yb
-    for kernel in (lif_update_batch, lif_update_batch.py_func):
+    kernels = (lif_update_batch, lif_update_batch.py_func,
+               lambda *a: lif_update_rows(*a, 0, nb), lambda *a: lif_update_rows.py_func(*a, 0, nb))
+    for kernel in kernels:
         vv, sp = vb.copy(), np.full(vb.shape, 7, np.uint8)
         kernel(vv, wide, col0, theta, leak, reset, width, sp)
         for i in range(nb):
