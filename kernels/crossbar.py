@@ -80,6 +80,12 @@ def _ih4_z2(h):
     return 2 * s - _IH_MEAN2
 
 
+@njit(cache=True, inline="always")
+def _noise_code(h, mult):
+    """Noise of 64 random bits ``h`` with ``mult = sigma_code * SQRT3_Q16`` (see :func:`noise_gauss_code`)."""
+    return (_ih4_z2(h) * mult + (np.int64(1) << np.int64(40))) >> np.int64(41)
+
+
 @njit("int64(uint64, int64)", cache=True)
 def noise_gauss_code(key, sigma_code):
     """Integer zero-mean Gaussian sample for one conversion, from its 64 random bits ``key``.
@@ -99,8 +105,7 @@ def noise_gauss_code(key, sigma_code):
     result            int64     |r| <= 3.47 * sigma_code / 2^8 + 1
     ================  ========  ==============================
     """
-    z2 = _ih4_z2(np.uint64(key))
-    return (z2 * (np.int64(sigma_code) * np.int64(SQRT3_Q16)) + (np.int64(1) << np.int64(40))) >> np.int64(41)
+    return _noise_code(np.uint64(key), np.int64(sigma_code) * np.int64(SQRT3_Q16))
 
 
 @njit(cache=True)
@@ -228,7 +233,6 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
     log = i_log.shape[0] > 0
     half = np.int64(1) << np.int64(adc_bits - 1)
     two_half = np.int64(2) * half
-    rnd41 = np.int64(1) << np.int64(40)
     # active rows of every token, grouped by row tile: idx[tok, ptr[tok, rt] : ptr[tok, rt + 1]]
     idx = np.empty((nt, n_in), np.int32)
     ptr = np.empty((nt, n_rt + 1), np.int64)
@@ -280,13 +284,12 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
                     p = pre[tok] ^ tbits
                     if log:
                         for c in range(cw):
-                            nz = np.int32((_ih4_z2(splitmix64(p ^ np.uint64(c0 + c))) * mult + rnd41) >> np.int64(41))
+                            nz = np.int32(_noise_code(splitmix64(p ^ np.uint64(c0 + c)), mult))
                             nzv[c] = nz
                             cur[c] += nz
                     else:
                         for c in range(cw):
-                            cur[c] += np.int32((_ih4_z2(splitmix64(p ^ np.uint64(c0 + c))) * mult + rnd41)
-                                               >> np.int64(41))
+                            cur[c] += np.int32(_noise_code(splitmix64(p ^ np.uint64(c0 + c)), mult))
                 arow = acc[tok]
                 for c in range(cw):
                     arow[c] += np.int32(_adc_fast(cur[c], i_fs, den, inv, two_half, half))
