@@ -15,7 +15,6 @@ Dataflow per time step (names are the ``signal`` paths a :class:`Sink` receives)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
@@ -54,12 +53,6 @@ class Sink(Protocol):
 
 def log2i(x: int) -> int:
     return int(x).bit_length() - 1
-
-
-@dataclass
-class _Lif:
-    theta: int
-    v: np.ndarray
 
 
 #: LIF populations of at least this many neurons (batch x tokens x width) update in parallel.
