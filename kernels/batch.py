@@ -103,21 +103,19 @@ def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s
             lfsr_draw_bank_jump(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], table_s, bits_s, rd_s)
             lfsr_draw_bank_jump(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], table_o, bits_o, rd_o)
             if sharing == SHARING_COMPARATOR:  # one register per comparator: the bank is the array
-                ssa_head(qw, kw, vtw, mask, k_s, k_o, rd_s.reshape((n_tok, n_tok)), rd_o.reshape((n_tok, d_k)),
-                         cc, ss, pp, oo)
+                dsv = rd_s.reshape((n_tok, n_tok))
+                dov = rd_o.reshape((n_tok, d_k))
             else:
                 lfsr_expand(rd_s, sharing, n_tok, n_tok, ds)
                 lfsr_expand(rd_o, sharing, n_tok, d_k, do)
-                ssa_head(qw, kw, vtw, mask, k_s, k_o, ds, do, cc, ss, pp, oo)
+                dsv = ds
+                dov = do
+            ssa_head(qw, kw, vtw, mask, k_s, k_o, dsv, dov, cc, ss, pp, oo)
             o_out[b, :, c0:c0 + d_k] = oo
             if log:
                 c_log[b, h] = cc
                 s_log[b, h] = ss
                 p_log[b, h] = pp
                 o_log[b, h] = oo
-                if sharing == SHARING_COMPARATOR:
-                    draw_s_log[b, h] = rd_s.reshape((n_tok, n_tok))
-                    draw_o_log[b, h] = rd_o.reshape((n_tok, d_k))
-                else:
-                    draw_s_log[b, h] = ds
-                    draw_o_log[b, h] = do
+                draw_s_log[b, h] = dsv
+                draw_o_log[b, h] = dov
