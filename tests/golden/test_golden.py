@@ -161,15 +161,20 @@ def _mutant(golden, tmp_path, edit) -> Path:
     return p
 
 
+def _poke(ds, idx, fn) -> int:
+    """``ds[idx] = fn(ds[idx])`` (the whole dataset is read and written back); returns the old value."""
+    v = ds[()]
+    old = int(v[idx])
+    v[idx] = fn(v[idx])
+    ds[...] = v
+    return old
+
+
 def test_mutation_adc_code(golden, tmp_path, capsys):
     idx = (1, 1, 3, 0, 17)  # sample 1, t 1, token 3, row tile 0, column 17
 
     def edit(f):
-        ds = _unit(f, "blocks.0.qkv")["adc_code"]
-        v = ds[()]
-        edit.orig = int(v[idx])
-        v[idx] ^= 1
-        ds[...] = v
+        edit.orig = _poke(_unit(f, "blocks.0.qkv")["adc_code"], idx, lambda x: x ^ 1)
 
     p = _mutant(golden, tmp_path, edit)
     rc, out, _ = _verify(p, capsys)
@@ -181,11 +186,7 @@ def test_mutation_adc_code(golden, tmp_path, capsys):
 
 def test_mutation_seed(golden, tmp_path, capsys):
     def edit(f):
-        ds = _unit(f, "blocks.1.ssa")["lfsr_seed_s"]
-        v = ds[()]
-        edit.orig = int(v[0, 100])
-        v[0, 100] ^= 1 << 3
-        ds[...] = v
+        edit.orig = _poke(_unit(f, "blocks.1.ssa")["lfsr_seed_s"], (0, 100), lambda x: x ^ (1 << 3))
 
     rc, out, _ = _verify(_mutant(golden, tmp_path, edit), capsys)
     assert rc == 1
@@ -195,10 +196,7 @@ def test_mutation_seed(golden, tmp_path, capsys):
 
 def test_mutation_conductance(golden, tmp_path, capsys):
     def edit(f):
-        ds = f["chip/layers/01_blocks.0.qkv/g_pos_code"]
-        v = ds[()]
-        v[5, 17] ^= 1 << 2
-        ds[...] = v
+        _poke(f["chip/layers/01_blocks.0.qkv/g_pos_code"], (5, 17), lambda x: x ^ (1 << 2))
 
     rc, out, _ = _verify(_mutant(golden, tmp_path, edit), capsys)
     assert rc == 1
@@ -211,10 +209,7 @@ def test_mutation_spike(golden, tmp_path, capsys):
     def edit(f):
         ds = _unit(f, "lif.blocks.0.q")["spikes"]
         assert ds.attrs["encoding-type"] == "packed-bits" and ds.attrs["packed_length"] == 64
-        v = ds[()]
-        edit.orig = int((v[0, 1, 2, 1] >> 1) & 1)
-        v[0, 1, 2, 1] ^= 1 << 1
-        ds[...] = v
+        edit.orig = (_poke(ds, (0, 1, 2, 1), lambda x: x ^ (1 << 1)) >> 1) & 1
 
     rc, out, _ = _verify(_mutant(golden, tmp_path, edit), capsys)
     assert rc == 1
@@ -225,10 +220,7 @@ def test_mutation_spike(golden, tmp_path, capsys):
 def test_mutation_padding_bit(golden, tmp_path, capsys):
     # encoder spikes: 4 features per patch -> one byte whose 4 high bits are padding and must be 0
     def edit(f):
-        ds = _unit(f, "encoder")["spikes"]
-        v = ds[()]
-        v[1, 0, 7, 0] |= 0x80
-        ds[...] = v
+        _poke(_unit(f, "encoder")["spikes"], (1, 0, 7, 0), lambda x: x | 0x80)
 
     rc, out, _ = _verify(_mutant(golden, tmp_path, edit), capsys)
     assert rc == 1 and "layer encoder signal spikes t 0" in out and "padding" in out
@@ -236,10 +228,7 @@ def test_mutation_padding_bit(golden, tmp_path, capsys):
 
 def test_mutation_logits(golden, tmp_path, capsys):
     def edit(f):
-        ds = f["outputs/logits"]
-        v = ds[()]
-        v[1, 4] += 1
-        ds[...] = v
+        _poke(f["outputs/logits"], (1, 4), lambda x: x + 1)
 
     rc, out, _ = _verify(_mutant(golden, tmp_path, edit), capsys)
     assert rc == 1 and "sample 1 layer outputs signal logits t - index (class=4)" in out
