@@ -21,7 +21,7 @@ import numpy as np
 
 from .kernels.batch import encoder_layer, seed_bank_batch, ssa_layer
 from .kernels.crossbar import crossbar_layer
-from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, taps_to_mask
+from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, lfsr_shift_form, taps_to_mask
 from .kernels.lif import lif_update_batch, lif_update_rows, residual_add
 from .program import Chip
 
@@ -87,6 +87,9 @@ class Runner:
         self.table_enc = lfsr_jump_table(self.width, tm, self.steps_enc)
         self.table_s = lfsr_jump_table(self.width, tm, self.steps_s)
         self.table_o = lfsr_jump_table(self.width, tm, self.steps_o)
+        # ... or in closed form (a few shifts and XORs) where the taps allow it (empty arrays: use the tables)
+        self.form_s = lfsr_shift_form(self.width, tm, self.steps_s)
+        self.form_o = lfsr_shift_form(self.width, tm, self.steps_o)
         self.lif_width = cfg.lif.width
         self.leak = cfg.lif.leak_shift
         self.reset = int(cfg.lif.reset)
@@ -245,7 +248,7 @@ class Runner:
                 else:
                     lg = (e4[np.int32], e4[np.uint8], e4[np.int32], e4[np.uint8], e4[np.int64], e4[np.int64])
                 ssa_layer(q, k, v, H, dk, int(arch.mask), self.k_s, self.k_o, ss, so, self.table_s, self.table_o,
-                          self.bits_s, self.bits_o, self.sharing, o, *lg)
+                          self.form_s, self.form_o, self.bits_s, self.bits_o, self.sharing, o, *lg)
                 if log_ssa:
                     for nm, arr in zip(("c_code", "s_spikes", "p_code", "o_spikes", "draw_s", "draw_o"), lg):
                         sink(f"{pre}.ssa/{nm}", t, arr)

@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit, prange
 
 from .encoder import encoder_spikes
-from .lfsr import SHARING_COMPARATOR, lfsr_count, lfsr_draw_bank_jump, lfsr_expand, lfsr_seed_bank
+from .lfsr import (SHARING_COMPARATOR, lfsr_count, lfsr_draw_bank_fast, lfsr_draw_bank_jump, lfsr_expand,
+                   lfsr_seed_bank)
 from .ssa import pack_bits, pack_bits_t, ssa_head
 
 
@@ -57,7 +58,7 @@ def encoder_layer(p_code, states, table, k, sharing, spikes_out, draw_log):
 
 
 @njit(cache=True, parallel=True)
-def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s, table_o,
+def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s, table_o, form_s, form_o,
               bits_s, bits_o, sharing, o_out,
               c_log, s_log, p_log, o_log, draw_s_log, draw_o_log):
     """SSA engine of spec 3 for a batch at one step, all heads.
@@ -69,6 +70,8 @@ def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s
     states_s     uint64 (B, H * n_reg_s)      score-comparator LFSRs (in place)
     states_o     uint64 (B, H * n_reg_o)      output-comparator LFSRs (in place)
     table_s/_o   uint64 (bytes, 256)          jump tables of one score / output draw
+    form_s/_o    int64 (6,) or (0,)           shift form of the same draws (lfsr_shift_form), used
+                                              instead of the table when not empty
     o_out        uint8 (B, N, D)              output spikes, heads concatenated
     c_log        int32 (B, H, N, N) or 0      score counters C
     s_log        uint8 (B, H, N, N) or 0      score spikes S
@@ -100,8 +103,8 @@ def ssa_layer(q, k, v, n_heads, d_k, mask, k_s, k_o, states_s, states_o, table_s
             pack_bits(q[b, :, c0:c0 + d_k], qw)
             pack_bits(k[b, :, c0:c0 + d_k], kw)
             pack_bits_t(v[b, :, c0:c0 + d_k], vtw)
-            lfsr_draw_bank_jump(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], table_s, bits_s, rd_s)
-            lfsr_draw_bank_jump(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], table_o, bits_o, rd_o)
+            lfsr_draw_bank_fast(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], form_s, table_s, bits_s, rd_s)
+            lfsr_draw_bank_fast(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], form_o, table_o, bits_o, rd_o)
             if sharing == SHARING_COMPARATOR:  # one register per comparator: the bank is the array
                 dsv = rd_s.reshape((n_tok, n_tok))
                 dov = rd_o.reshape((n_tok, d_k))

@@ -46,6 +46,8 @@ _IH_MEAN2 = 4 * 65535
 SQRT3_Q16 = 113512
 #: ``sigma_code`` must stay below this so that ``z2 * sigma_code * SQRT3_Q16`` fits in int64.
 SIGMA_CODE_LIMIT = 1 << 27
+#: Bias of the float64 quotient estimate in :func:`_adc_fast` (2^-34; see there why it is exact).
+ADC_BIAS = 2.0 ** -34
 
 
 @njit("uint64(uint64, int64, int64, int64, int64)", cache=True)
@@ -144,18 +146,25 @@ def requant_code(acc, m, b, s, out_width):
 
 
 @njit(cache=True, inline="always")
-def _adc_fast(x, i_fs, den, inv, two_half, half):
-    """:func:`adc_convert` of ``x`` (``|x| < 2^40``) in a vectorisable form.
+def _adc_fast(x, i_fs, inv, b_shift, half):
+    """:func:`adc_convert` of an int32 ``x`` in a vectorisable form (no division, no correction step).
 
-    ``den = 2 I_fs``, ``inv = 1 / den`` (float64), ``two_half = 2^b``, ``half = 2^(b-1)``.  The quotient
-    ``floor((x 2^b + I_fs) / (2 I_fs))`` is estimated in float64 (numerator and denominator are exact there)
-    and then corrected by one exact integer step, so the result equals :func:`adc_convert` for every input
-    (tested against it).
+    ``inv = 1 / (2 I_fs)`` (float64), ``b_shift = b``, ``half = 2^(b-1)``.  With
+    ``num = x 2^b + I_fs`` the code is ``clamp(floor(num / (2 I_fs)))``; this computes
+    ``floor(fl(fl(num) * inv) + 2^-34)``, which equals it for ``|x| < 2^31``, ``1 <= I_fs <= 2^31`` and
+    ``b <= 16``:
+
+    * ``num`` (``|num| < 2^48``) is exact in float64, and ``fl(num * inv)`` is within a relative
+      ``2^-52`` of ``Q = num / (2 I_fs)``, i.e. within ``2^-36`` of it while ``|Q| <= 2^16``;
+    * if ``Q`` is an integer, the bias ``2^-34`` lifts the estimate back above it;
+    * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` away from both neighbouring integers, more
+      than the bias plus the error, so the floor is unchanged;
+    * where ``|Q| > 2^(b-1)`` the code saturates, and the estimate stays on the saturating side.
+
+    Tested against :func:`adc_convert` on ties, near-ties and random inputs.
     """
-    num = np.int64(x) * two_half + i_fs
-    q = np.int64(np.floor(np.float64(num) * inv))
-    r = num - q * den
-    q += np.int64(r >= den) - np.int64(r < 0)
+    num = (np.int64(x) << b_shift) + i_fs
+    q = np.int64(np.floor(np.float64(num) * inv + ADC_BIAS))
     return min(max(q, -half), half - np.int64(1))
 
 
@@ -209,30 +218,32 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     per conversion; only the order of work is arranged for speed.  Each sample (one ``prange``
     iteration, its own buffers) runs column tile by column tile and, inside, row tile by row tile
     over all its tokens, so one 256 x 256 int16 tile stays in L2 while all tokens use it.  Active rows
-    are listed once per token (branch-free compaction); four active rows are summed in int16 before
-    one widening add into the int32 column currents whenever ``4 max|g| <= 32767`` (exact: no
-    intermediate can overflow), else row by row.  Integer sums are exact in any order, so the
+    are listed once per token (branch-free compaction); eight (or four) active rows are summed in
+    int16 before one widening add into the int32 column currents whenever ``8 max|g| <= 32767``
+    (``4 max|g| <= 32767``; exact: no intermediate can overflow), else row by row.  Integer sums are exact in any order, so the
     result does not depend on the grouping, the batch or the thread count.
     """
     nb, nt, n_in = spikes.shape
     n_out = g_diff_code.shape[1]
     n_rt = (n_in + tile_rows - 1) // tile_rows
     n_ct = (n_out + tile_cols - 1) // tile_cols
-    grp4 = 4 * g_abs_max(g_diff_code) <= 32767
+    g_max = g_abs_max(g_diff_code)
+    grp4 = 4 * g_max <= 32767
+    grp8 = 8 * g_max <= 32767
     for bi in prange(nb):
         _crossbar_sample(bi, spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_code, adc_bits,
                          noise_on, root_seed, sample_ids, layer_id, t, m_code, b_code, s_shift, out_width,
-                         y_code, i_log, noise_log, adc_log, nt, n_in, n_out, n_rt, n_ct, grp4)
+                         y_code, i_log, noise_log, adc_log, nt, n_in, n_out, n_rt, n_ct, grp4, grp8)
 
 
 @njit(cache=True)
 def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code, adc_bits, noise_on, root_seed,
                      sample_ids, layer_id, t, m_code, b_code, s_shift, out_width, y_code, i_log, noise_log,
-                     adc_log, nt, n_in, n_out, n_rt, n_ct, grp4):
+                     adc_log, nt, n_in, n_out, n_rt, n_ct, grp4, grp8):
     """All tokens of batch row ``bi`` (see :func:`crossbar_layer`)."""
     log = i_log.shape[0] > 0
     half = np.int64(1) << np.int64(adc_bits - 1)
-    two_half = np.int64(2) * half
+    b_shift = np.int64(adc_bits)
     # active rows of every token, grouped by row tile: idx[tok, ptr[tok, rt] : ptr[tok, rt + 1]]
     idx = np.empty((nt, n_in), np.int32)
     ptr = np.empty((nt, n_rt + 1), np.int64)
@@ -256,8 +267,7 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
         cw = min(n_out, c0 + tile_cols) - c0
         acc[:, :] = 0
         i_fs = np.int64(i_fs_code[ct])
-        den = np.int64(2) * i_fs
-        inv = 1.0 / np.float64(den)
+        inv = 1.0 / np.float64(np.int64(2) * i_fs)
         mult = np.int64(sigma_code[ct]) * np.int64(SQRT3_Q16)
         for rt in range(n_rt):
             tbits = np.uint64(rt * n_ct + ct) << np.uint64(32)
@@ -266,6 +276,19 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
                     cur[c] = 0
                 j = ptr[tok, rt]
                 j1 = ptr[tok, rt + 1]
+                if grp8:
+                    while j + 8 <= j1:
+                        ga = g[idx[tok, j], c0:c0 + cw]
+                        gb = g[idx[tok, j + 1], c0:c0 + cw]
+                        gc = g[idx[tok, j + 2], c0:c0 + cw]
+                        gd = g[idx[tok, j + 3], c0:c0 + cw]
+                        ge = g[idx[tok, j + 4], c0:c0 + cw]
+                        gf = g[idx[tok, j + 5], c0:c0 + cw]
+                        gg = g[idx[tok, j + 6], c0:c0 + cw]
+                        gh = g[idx[tok, j + 7], c0:c0 + cw]
+                        for c in range(cw):
+                            cur[c] += np.int16(ga[c] + gb[c] + gc[c] + gd[c] + ge[c] + gf[c] + gg[c] + gh[c])
+                        j += 8
                 if grp4:
                     while j + 4 <= j1:
                         ga = g[idx[tok, j], c0:c0 + cw]
@@ -292,13 +315,17 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
                             cur[c] += np.int32(_noise_code(splitmix64(p ^ np.uint64(c0 + c)), mult))
                 arow = acc[tok]
                 for c in range(cw):
-                    arow[c] += np.int32(_adc_fast(cur[c], i_fs, den, inv, two_half, half))
+                    arow[c] += np.int32(_adc_fast(cur[c], i_fs, inv, b_shift, half))
                 if log:
                     for c in range(cw):
                         nz = nzv[c] if noise_on != 0 else np.int32(0)
                         i_log[bi, tok, rt, c0 + c] = cur[c] - nz
                         noise_log[bi, tok, rt, c0 + c] = nz
-                        adc_log[bi, tok, rt, c0 + c] = _adc_fast(cur[c], i_fs, den, inv, two_half, half)
+                        adc_log[bi, tok, rt, c0 + c] = _adc_fast(cur[c], i_fs, inv, b_shift, half)
+        m_row = m_code[c0:c0 + cw]
+        b_row = b_code[c0:c0 + cw]
         for tok in range(nt):
+            y_row = y_code[bi, tok, c0:c0 + cw]  # 1-D views: the loop vectorises (2-D/3-D indexing did not)
+            a_row = acc[tok]
             for c in range(cw):
-                y_code[bi, tok, c0 + c] = requant_code(acc[tok, c], m_code[c0 + c], b_code[c0 + c], s_shift, out_width)
+                y_row[c] = requant_code(a_row[c], m_row[c], b_row[c], s_shift, out_width)

@@ -243,6 +243,67 @@ def lfsr_draw_bank_jump(states, table, k, out):
         o_flat[i] = s & km
 
 
+def lfsr_shift_form(width: int, tap_mask: int, steps: int) -> np.ndarray:
+    """Parameters of :func:`lfsr_draw_bank_shift` (plain Python): ``[width, steps, sh_0 .. sh_3]``, int64.
+
+    ``sh_i = t_i - steps`` for each tap ``t_i``, padded with 63 (a shift that contributes 0 to a state
+    below 2^63).  Returns an empty array where the shift form does not apply: more than four taps, or a
+    tap below ``steps`` (then a draw's feedback bits depend on each other; use the jump table).
+    """
+    taps = [b + 1 for b in range(64) if (int(tap_mask) >> b) & 1]
+    if not 1 <= steps <= width or len(taps) > 4 or not taps or min(taps) < steps:
+        return np.zeros(0, dtype=np.int64)
+    sh = [t - steps for t in taps] + [63] * (4 - len(taps))
+    return np.array([width, steps] + sh, dtype=np.int64)
+
+
+@njit(cache=True)
+def lfsr_draw_bank_shift(states, form, k, out):
+    """:func:`lfsr_draw_bank` in closed form for ``steps <= min(taps)``: identical results.
+
+    While ``steps`` does not exceed the lowest tap, every feedback bit of one draw reads only bits of
+    the state before the draw: clock ``i`` (0-based) feeds back ``XOR_t s[t-1-i]``, and after ``steps``
+    clocks that bit sits at position ``steps-1-i``.  So all ``steps`` new bits at once are
+    ``f = XOR_t (s >> (t - steps))`` masked to ``steps`` bits, and the new state is
+    ``((s << steps) | f) mod 2^n``: a few shifts and XORs per register, no table, vectorisable.
+    ``form`` comes from :func:`lfsr_shift_form`.  Serial, callable inside ``prange``.
+
+    ==========  =====  ====================================
+    signal      width  type
+    ==========  =====  ====================================
+    states      n      uint64 in/out, any C-contiguous shape
+    f           steps  uint64, the new low bits
+    out         k      unsigned value in the caller's dtype
+    ==========  =====  ====================================
+    """
+    s_flat = states.reshape(states.size)
+    o_flat = out.reshape(out.size)
+    nm = mask_u(np.uint64(0xFFFFFFFFFFFFFFFF), form[0])
+    st = np.uint64(form[1])
+    fm = mask_u(np.uint64(0xFFFFFFFFFFFFFFFF), form[1])
+    km = mask_u(np.uint64(0xFFFFFFFFFFFFFFFF), k)
+    sh0 = np.uint64(form[2])
+    sh1 = np.uint64(form[3])
+    sh2 = np.uint64(form[4])
+    sh3 = np.uint64(form[5])
+    for i in range(s_flat.size):
+        x = np.uint64(s_flat[i])
+        f = ((x >> sh0) ^ (x >> sh1) ^ (x >> sh2) ^ (x >> sh3)) & fm
+        x = ((x << st) | f) & nm
+        s_flat[i] = x
+        o_flat[i] = x & km
+
+
+@njit(cache=True)
+def lfsr_draw_bank_fast(states, form, table, k, out):
+    """One draw per register: :func:`lfsr_draw_bank_shift` where ``form`` is non-empty, else
+    :func:`lfsr_draw_bank_jump` with ``table``.  Identical results either way."""
+    if form.shape[0] == 6:
+        lfsr_draw_bank_shift(states, form, k, out)
+    else:
+        lfsr_draw_bank_jump(states, table, k, out)
+
+
 @njit(cache=True)
 def lfsr_draw_seq(state, width, tap_mask, k, steps, out):
     """Successive draws of ONE register: ``out[i]`` is draw ``i`` (spec 2.2); returns the

@@ -96,20 +96,23 @@ def lif_update_rows(v_code, y_code, y_col0, theta_code, leak_shift, reset, width
     s = np.int64(leak_shift)
     for b in range(b0, b1):
         for n in range(nt):
+            v_row = v_code[b, n]  # 1-D views: the loops vectorise (3-D indexing did not, 1.8x slower)
+            y_row = y_code[b, n, y_col0:y_col0 + nw]
+            s_row = spikes_out[b, n]
             if reset == RESET_HARD:
                 for i in range(nw):
-                    vi = np.int64(v_code[b, n, i])
-                    vi = sat_s(vi - (vi >> s) + np.int64(y_code[b, n, y_col0 + i]), width)
+                    vi = np.int64(v_row[i])
+                    vi = sat_s(vi - (vi >> s) + np.int64(y_row[i]), width)
                     fire = vi >= theta
-                    spikes_out[b, n, i] = np.uint8(fire)
-                    v_code[b, n, i] = np.int64(0) if fire else vi
+                    s_row[i] = np.uint8(fire)
+                    v_row[i] = np.int64(0) if fire else vi
             else:
                 for i in range(nw):
-                    vi = np.int64(v_code[b, n, i])
-                    vi = sat_s(vi - (vi >> s) + np.int64(y_code[b, n, y_col0 + i]), width)
+                    vi = np.int64(v_row[i])
+                    vi = sat_s(vi - (vi >> s) + np.int64(y_row[i]), width)
                     fire = vi >= theta
-                    spikes_out[b, n, i] = np.uint8(fire)
-                    v_code[b, n, i] = sat_s(vi - theta, width) if fire else vi
+                    s_row[i] = np.uint8(fire)
+                    v_row[i] = sat_s(vi - theta, width) if fire else vi
 
 
 @njit(cache=True, parallel=True)

@@ -669,7 +669,7 @@ def _micro_kernels():
         return _MICRO
     from numba import njit, prange
 
-    from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_expand
+    from bittrue.kernels.lfsr import SHARING_COMPARATOR, lfsr_draw_bank_fast, lfsr_expand
 
     try:
         from bittrue.kernels.crossbar import _adc_fast, requant_code
@@ -679,8 +679,8 @@ def _micro_kernels():
     k = {}
 
     @njit(cache=True, parallel=True)
-    def lfsr_ssa(states_s, states_o, n_heads, n_reg_s, n_reg_o, width, tap_mask, bits_s, bits_o, steps_s,
-                 steps_o, sharing, n_tok, d_k):
+    def lfsr_ssa(states_s, states_o, n_heads, n_reg_s, n_reg_o, form_s, form_o, table_s, table_o, bits_s, bits_o,
+                 sharing, n_tok, d_k):  # the draws of kernels.batch.ssa_layer, nothing else
         nb = states_s.shape[0]
         for b in prange(nb):
             rd_s = np.empty(n_reg_s, dtype=np.int64)
@@ -688,27 +688,29 @@ def _micro_kernels():
             ds = np.empty((n_tok, n_tok), dtype=np.int64)
             do = np.empty((n_tok, d_k), dtype=np.int64)
             for h in range(n_heads):
-                lfsr_draw_bank(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], width, tap_mask, bits_s, steps_s, rd_s)
-                lfsr_expand(rd_s, sharing, n_tok, n_tok, ds)
-                lfsr_draw_bank(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], width, tap_mask, bits_o, steps_o, rd_o)
-                lfsr_expand(rd_o, sharing, n_tok, d_k, do)
+                lfsr_draw_bank_fast(states_s[b, h * n_reg_s:(h + 1) * n_reg_s], form_s, table_s, bits_s, rd_s)
+                lfsr_draw_bank_fast(states_o[b, h * n_reg_o:(h + 1) * n_reg_o], form_o, table_o, bits_o, rd_o)
+                if sharing != SHARING_COMPARATOR:
+                    lfsr_expand(rd_s, sharing, n_tok, n_tok, ds)
+                    lfsr_expand(rd_o, sharing, n_tok, d_k, do)
 
     k["lfsr_ssa"] = lfsr_ssa
     if _adc_fast is not None:
         @njit(cache=True, parallel=True)
         def adc_rows(cur, nzv, i_fs, bits, codes):
             half = np.int64(1) << np.int64(bits - 1)
-            den = np.int64(2) * i_fs
-            inv = 1.0 / np.float64(den)
+            inv = 1.0 / np.float64(np.int64(2) * i_fs)
             for m in prange(cur.shape[0]):
+                c_row, n_row, k_row = cur[m], nzv[m], codes[m]
                 for c in range(cur.shape[1]):
-                    codes[m, c] = _adc_fast(np.int64(cur[m, c]) + nzv[m, c], i_fs, den, inv, 2 * half, half)
+                    k_row[c] = _adc_fast(np.int32(c_row[c] + n_row[c]), i_fs, inv, np.int64(bits), half)
 
         @njit(cache=True, parallel=True)
         def requant_rows(acc, m_code, b_code, s, width, y):
             for m in prange(acc.shape[0]):
+                a_row, y_row = acc[m], y[m]
                 for c in range(acc.shape[1]):
-                    y[m, c] = requant_code(acc[m, c], m_code[c], b_code[c], s, width)
+                    y_row[c] = requant_code(a_row[c], m_code[c], b_code[c], s, width)
 
         k["adc_rows"] = adc_rows
         k["requant_rows"] = requant_rows
@@ -801,8 +803,8 @@ def lfsr_cost(chip, runner, nb: int, min_s: float = 0.05) -> float:
     ids = np.arange(nb, dtype=np.int64)
     ss = runner._seeds(2, 0, 0, arch.heads, runner.s_grid, ids)
     so = runner._seeds(2, 0, 1, arch.heads, runner.o_grid, ids)
-    return _best_time(lambda: micro["lfsr_ssa"](ss, so, arch.heads, n_reg_s, n_reg_o, runner.width, runner.tap_mask,
-                                                runner.bits_s, runner.bits_o, runner.steps_s, runner.steps_o,
+    return _best_time(lambda: micro["lfsr_ssa"](ss, so, arch.heads, n_reg_s, n_reg_o, runner.form_s, runner.form_o,
+                                                runner.table_s, runner.table_o, runner.bits_s, runner.bits_o,
                                                 runner.sharing, arch.n_tokens, arch.d_k), min_s=min_s)
 
 

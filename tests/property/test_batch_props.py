@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import reference as ref
 from bittrue.kernels import batch as kb
-from bittrue.kernels.lfsr import LFSR_TAPS, lfsr_count, lfsr_jump_table, taps_to_mask
+from bittrue.kernels.lfsr import LFSR_TAPS, lfsr_count, lfsr_jump_table, lfsr_shift_form, taps_to_mask
 
 
 @st.composite
@@ -45,8 +45,9 @@ def test_encoder_layer_matches_reference(s, nb, n_p, n_f, k_raw, steps, rounds):
 
 
 @given(setup(), st.integers(1, 2), st.integers(1, 6), st.integers(1, 2), st.sampled_from([4, 8, 16]),
-       st.integers(0, 2), st.sampled_from([0.1, 0.5, 0.9]), st.integers(1, 2))
-def test_ssa_layer_matches_reference(s, nb, n, heads, d_k, mask, dens, rounds):
+       st.integers(0, 2), st.sampled_from([0.1, 0.5, 0.9]), st.integers(1, 2), st.booleans())
+def test_ssa_layer_matches_reference(s, nb, n, heads, d_k, mask, dens, rounds, shift_form):
+    """Draws through the jump tables, or through the closed shift form where it applies."""
     width, taps, sharing, rng, seed = s
     d = heads * d_k
     k_s, k_o = 8, 8
@@ -58,6 +59,8 @@ def test_ssa_layer_matches_reference(s, nb, n, heads, d_k, mask, dens, rounds):
     q, k, v = ((rng.random((nb, n, d)) < dens).astype(np.uint8) for _ in range(3))
     tm = taps_to_mask(taps)
     ts, to = lfsr_jump_table(width, tm, steps_s), lfsr_jump_table(width, tm, steps_o)
+    none = np.zeros(0, np.int64)
+    fs, fo = (lfsr_shift_form(width, tm, steps_s), lfsr_shift_form(width, tm, steps_o)) if shift_form else (none, none)
     r_ss, r_so = ss.tolist(), so.tolist()
     results = []
     for fn in (kb.ssa_layer, kb.ssa_layer.py_func):
@@ -67,7 +70,7 @@ def test_ssa_layer_matches_reference(s, nb, n, heads, d_k, mask, dens, rounds):
             logs = (np.zeros((nb, heads, n, n), np.int32), np.zeros((nb, heads, n, n), np.uint8),
                     np.zeros((nb, heads, n, d_k), np.int32), np.zeros((nb, heads, n, d_k), np.uint8),
                     np.zeros((nb, heads, n, n), np.int64), np.zeros((nb, heads, n, d_k), np.int64))
-            fn(q, k, v, heads, d_k, mask, k_s, k_o, a, b, ts, to, bits, bits, sharing, o, *logs)
+            fn(q, k, v, heads, d_k, mask, k_s, k_o, a, b, ts, to, fs, fo, bits, bits, sharing, o, *logs)
         results.append((a.tolist(), b.tolist(), o.tolist(), [x.tolist() for x in logs]))
     assert results[0] == results[1]
     for _ in range(rounds):
@@ -96,7 +99,9 @@ def test_ssa_layer_threads_identical():
     q, k, v = ((rng.random((nb, n, heads * d_k)) < 0.4).astype(np.uint8) for _ in range(3))
     ss = rng.integers(1, 1 << 16, size=(nb, heads * n * n)).astype(np.uint64)
     so = rng.integers(1, 1 << 16, size=(nb, heads * n * d_k)).astype(np.uint64)
-    t4, t5 = lfsr_jump_table(16, taps_to_mask(LFSR_TAPS[16]), 4), lfsr_jump_table(16, taps_to_mask(LFSR_TAPS[16]), 5)
+    tm = taps_to_mask(LFSR_TAPS[16])
+    t4, t5 = lfsr_jump_table(16, tm, 4), lfsr_jump_table(16, tm, 5)
+    f4, f5 = lfsr_shift_form(16, tm, 4), lfsr_shift_form(16, tm, 5)
     e32, e8, e64 = (np.zeros((0, 0, 0, 0), dt) for dt in (np.int32, np.uint8, np.int64))
     outs = []
     n0 = numba.get_num_threads()
@@ -104,7 +109,7 @@ def test_ssa_layer_threads_identical():
         for th in (1, numba.config.NUMBA_NUM_THREADS):
             numba.set_num_threads(th)
             a, b, o = ss.copy(), so.copy(), np.zeros((nb, n, heads * d_k), np.uint8)
-            kb.ssa_layer(q, k, v, heads, d_k, 1, 16, 32, a, b, t4, t5, 4, 5, 0, o, e32, e8, e32, e8, e64, e64)
+            kb.ssa_layer(q, k, v, heads, d_k, 1, 16, 32, a, b, t4, t5, f4, f5, 4, 5, 0, o, e32, e8, e32, e8, e64, e64)
             outs.append((a.tobytes(), b.tobytes(), o.tobytes()))
     finally:
         numba.set_num_threads(n0)

@@ -104,3 +104,31 @@ def test_jump_table_draws_equal_stepped_draws(bank, rounds):
         assert np.array_equal(a, b) and np.array_equal(oa, ob)
     want = [ref.ref_lfsr_draws(int(s), rounds, k, w, taps, steps)[-1] for s in states]
     assert ob.tolist() == want
+
+
+@given(sts.lfsr_bank(), st.integers(1, 3), st.data())
+def test_shift_form_draws_equal_stepped_draws(bank, rounds, data):
+    """The closed-form advance (``steps <= min(taps)``) equals clocking the register ``steps`` times.
+
+    Also with random tap sets of one to four taps (the top tap is always the width), and the form
+    is refused (empty) exactly where it cannot apply."""
+    from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_draw_bank_shift, lfsr_shift_form
+
+    w, taps, states, k, steps = bank
+    if data.draw(st.booleans()):
+        taps = tuple(sorted({w} | set(data.draw(st.lists(st.integers(1, w), max_size=5)))))
+    tm = taps_to_mask(taps)
+    form = lfsr_shift_form(w, tm, steps)
+    applies = len(taps) <= 4 and 1 <= steps <= min(taps)
+    assert (form.size == 6) == applies
+    if not applies:
+        return
+    a, b = states.copy(), states.copy()
+    for _ in range(rounds):
+        oa = np.zeros(a.size, np.int64)
+        ob = np.zeros(b.size, np.int64)
+        lfsr_draw_bank(a, w, tm, k, steps, oa)
+        lfsr_draw_bank_shift(b, form, k, ob)
+        assert np.array_equal(a, b) and np.array_equal(oa, ob)
+    want = [ref.ref_lfsr_draws(int(s), rounds, k, w, taps, steps)[-1] for s in states]
+    assert ob.tolist() == want

@@ -95,7 +95,8 @@ def xbar_case(draw):
     noise_on = draw(st.integers(0, 1))
     rng = np.random.default_rng(seed)
     spikes = (rng.random((nb, nt, n_in)) < density).astype(np.uint8)
-    g_lim = draw(st.sampled_from([4096, 8191, 8192, 32767]))  # int16 row groups of 4 only up to 8191
+    # int16 row groups of 8 up to 4095, of 4 up to 8191, else row by row
+    g_lim = draw(st.sampled_from([2047, 4095, 4096, 8191, 8192, 32767]))
     g = rng.integers(-g_lim, g_lim + 1, size=(n_in, n_out)).astype(np.int16)
     n_ct = -(-n_out // cols)
     i_fs = rng.integers(1, 50000, size=n_ct).astype(np.int64)
@@ -177,10 +178,39 @@ def test_crossbar_threads_identical():
 @example([0, 1, -1, 2**27, -(2**27)], [0] * 40, 1, 16)
 @example([50, -50, 150], [0] * 40, 100, 8)
 def test_vector_adc_equals_scalar_adc(cur, nz, fs, bits):
-    """The float-estimate + exact-correction ADC loop equals the integer-division ADC everywhere."""
+    """The biased float-estimate ADC of the layer kernel equals the integer-division ADC (random inputs)."""
     cur_a = np.asarray(cur, np.int32)
     nz_a = np.asarray(nz[: len(cur)], np.int64)
     half = 1 << (bits - 1)
-    out = [int(xb._adc_fast(int(c) + int(n), fs, 2 * fs, 1.0 / (2 * fs), 2 * half, half)) for c, n in zip(cur_a, nz_a)]
+    out = [int(xb._adc_fast(int(c) + int(n), fs, 1.0 / (2 * fs), bits, half)) for c, n in zip(cur_a, nz_a)]
     want = [ref.ref_adc(int(c) + int(n), fs, bits) for c, n in zip(cur_a, nz_a)]
     assert out == want
+
+
+@numba.njit  # not cached: it inlines xb._adc_fast, whose changes a cache keyed on this file would miss
+def _adc_fast_array(x, fs, bits, out):
+    half = np.int64(1) << np.int64(bits - 1)
+    inv = 1.0 / np.float64(2 * fs)
+    for i in range(x.shape[0]):
+        out[i] = xb._adc_fast(x[i], fs, inv, np.int64(bits), half)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 7, 8, 12, 16])
+def test_adc_fast_ties_and_near_ties(bits):
+    """Where ``x 2^b + I_fs`` is an exact multiple of ``2 I_fs`` (the code is an exact tie of the rounding), or
+    one LSB of ``x`` either side of one, for every code of the range and beyond it, the float-estimate ADC equals
+    the exact integer formula ``clamp(floor((x 2^b + I_fs) / (2 I_fs)))``.  Full scales include multiples of
+    ``2^b`` (where exact ties exist), odd ones, and the extremes 1 and 2^31."""
+    half = 1 << (bits - 1)
+    two_b = 1 << bits
+    for fs in [1, 2, 3, 5, 100, two_b, 3 * two_b, 12345 * two_b, 2**20 + 7, 2**31 - 1, 2**31, 2**31 - two_b]:
+        k = np.arange(-half - 3, half + 4, dtype=np.int64)
+        base = (k * 2 * fs - fs) // two_b  # largest x whose numerator is <= k 2 I_fs
+        x = (base[:, None] + np.arange(-1, 3, dtype=np.int64)[None, :]).ravel()
+        x = x[(x >= -(2**31)) & (x < 2**31)].astype(np.int32)
+        num = x.astype(np.int64) * two_b + fs
+        want = np.clip(num // (2 * fs), -half, half - 1)
+        got = np.empty(len(x), np.int64)
+        _adc_fast_array(x, fs, bits, got)
+        assert np.array_equal(got, want), (fs, bits)
+        assert (num % (2 * fs) == 0).any() or fs % two_b != 0  # the tie cases are really exercised
