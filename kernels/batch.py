@@ -20,13 +20,13 @@ from .lfsr import (SHARING_COMPARATOR, lfsr_count, lfsr_draw_bank_fast, lfsr_dra
 from .ssa import pack_bits, pack_bits_t, ssa_head
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def seed_bank_batch(root, block, layer, phase, sample_ids, n_head, n_row, n_col, width, out):
     """``out[b]`` = seeds of one LFSR bank (``lfsr_seed_bank``) for sample ``sample_ids[b]``.
 
-    out : uint64 (B, n_head * n_row * n_col)
+    out : uint64 (B, n_head * n_row * n_col); ``prange`` over samples (disjoint rows).
     """
-    for b in range(out.shape[0]):
+    for b in prange(out.shape[0]):
         lfsr_seed_bank(root, block, layer, phase, sample_ids[b], n_head, n_row, n_col, width, out[b])
 
 
