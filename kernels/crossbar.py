@@ -218,10 +218,11 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     per conversion; only the order of work is arranged for speed.  Each sample (one ``prange``
     iteration, its own buffers) runs column tile by column tile and, inside, row tile by row tile
     over all its tokens, so one 256 x 256 int16 tile stays in L2 while all tokens use it.  Active rows
-    are listed once per token (branch-free compaction); eight (or four) active rows are summed in
-    int16 before one widening add into the int32 column currents whenever ``8 max|g| <= 32767``
-    (``4 max|g| <= 32767``; exact: no intermediate can overflow), else row by row.  Integer sums are exact in any order, so the
-    result does not depend on the grouping, the batch or the thread count.
+    are listed once per token (branch-free compaction).  Eight active rows are summed in int16 before
+    one widening add into the int32 column currents whenever ``8 max|g| <= 32767``, four whenever
+    ``4 max|g| <= 32767`` (exact: no intermediate can overflow), else they are added row by row.
+    Integer sums are exact in any order, so the result does not depend on the grouping, the batch or
+    the thread count.
     """
     nb, nt, n_in = spikes.shape
     n_out = g_diff_code.shape[1]
