@@ -134,8 +134,6 @@ def test_crossbar_layer_matches_reference(c):
 
 
 def test_crossbar_layer_py_func_and_no_log():
-    from hypothesis import find  # noqa: F401  (only the strategy machinery below)
-
     rng = np.random.default_rng(5)
     c = dict(spikes=(rng.random((2, 3, 10)) < 0.3).astype(np.uint8), g=rng.integers(-4096, 4097, (10, 7)).astype(np.int16),
              rows=4, cols=3, i_fs=np.array([9000, 7000, 5000], np.int64), sigma=np.array([300, 200, 100], np.int64),

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 
-import reference as ref
 from bittrue.kernels.lfsr import LFSR_TAPS, lfsr_draw_bank, lfsr_seed_bank, taps_to_mask
 from bittrue.kernels.ssa import pack_bits, pack_bits_t, ssa_head, ssa_heads
 
