@@ -110,6 +110,12 @@ def _parse(argv):
     ap.add_argument("--noise-start", type=int, default=0, help="epoch at which the noise ramp starts")
     ap.add_argument("--clean-last", type=int, default=0,
                     help="last epochs without data augmentation (shifts off)")
+    ap.add_argument("--k-s", type=int, default=0,
+                    help="SSA score counter saturation K_S (0: the spec default, d_k rounded up to a power of two); "
+                         "infer must then run with the same value ([ssa] k_s in --hardware FILE.toml)")
+    ap.add_argument("--k-o", type=int, default=0,
+                    help="SSA output counter saturation K_O (0: the spec default, N rounded up to a power of two); "
+                         "infer must then run with the same value ([ssa] k_o in --hardware FILE.toml)")
     ap.add_argument("--quiet", action="store_true")
     return ap.parse_args(argv)
 
@@ -326,7 +332,9 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     arch = ARCHITECTURES[args.arch]
     hw = HardwareConfig()
-    k_s, k_o = hw.k_s(arch.d_k), hw.k_o(arch.n_tokens)
+    k_s, k_o = args.k_s or hw.k_s(arch.d_k), args.k_o or hw.k_o(arch.n_tokens)
+    if k_s < 1 or k_o < 1 or k_s & (k_s - 1) or k_o & (k_o - 1):
+        raise SystemExit(f"train.py: --k-s {k_s} and --k-o {k_o} must be powers of two")
     ann_out = args.ann_out or args.out.with_name(args.out.stem + "-ann.npz")
 
     xtr_img, ytr = load_digits("train")
@@ -476,7 +484,8 @@ def main(argv=None) -> int:
     save_float_model(fm, args.out)
     fm = load_float_model(args.out)
     t0 = time.perf_counter()
-    pred = float_predict(fm, xte_code, seed=args.eval_seed, leak_shift=args.leak_shift, reset=reset)
+    pred = float_predict(fm, xte_code, seed=args.eval_seed, leak_shift=args.leak_shift, reset=reset, k_s=k_s,
+                         k_o=k_o)
     t_np = time.perf_counter() - t0
     float_acc = float(np.mean(pred == yte))
     fm.training["numpy_float_test_acc"] = round(float_acc, 6)
