@@ -214,10 +214,15 @@ def model_path(path: str | None, dataset: str = "digits") -> str:
     return str(path or default_model_path(DEFAULT_MODEL.get(dataset, "digits")))
 
 
-def load_model(path: str | None, dataset: str = "digits"):
-    from .model import load_float_model
+def load_model(path: str | None, dataset: str = "digits", cfg: HardwareConfig | None = None):
+    """The float model; with ``cfg``, a warning on stderr for each setting it was not trained for."""
+    from .model import load_float_model, trained_config_mismatches
 
-    return load_float_model(model_path(path, dataset))
+    model = load_float_model(model_path(path, dataset))
+    if cfg is not None:
+        for msg in trained_config_mismatches(model, cfg):
+            print(f"bittrue: warning: {msg}", file=sys.stderr)
+    return model
 
 
 def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None, no_comp: bool,
@@ -266,7 +271,7 @@ def cmd_infer(args) -> int:
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
     cfg = load_config(args)
-    model = load_model(args.model, args.dataset)
+    model = load_model(args.model, args.dataset, cfg)
     arch = model.arch
     if args.log and args.device == "float":
         raise UsageError("--log: the float SNN has no hardware signals; use --device pcm or ideal")
@@ -484,7 +489,7 @@ def cmd_compile(args) -> int:
     from .fileio import check_output
 
     check_output(args.output, args.force)
-    model = load_model(args.model)
+    model = load_model(args.model, cfg=cfg)
     calib = calibration_tokens(model.arch, cfg.tile.calibration_samples)
     with bar(len(calib) if calib is not None else 0, "calibrate", args.quiet) as b:
         image = compile_model(model, cfg, calib, model_sha256=file_sha256(args.model or default_model_path()),
@@ -530,7 +535,7 @@ def cmd_golden(args) -> int:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
     check_output(args.output, args.force)
     cfg = load_config(args)
-    model = load_model(args.model, args.dataset)
+    model = load_model(args.model, args.dataset, cfg)
     arch = model.arch
     x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.samples)
     chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,

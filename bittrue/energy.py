@@ -924,7 +924,7 @@ def cmd_energy(args) -> int:
             raise UsageError(f"--density {args.density}: must be in (0, 1)")
         model, _ = tune_random_model(ARCHITECTURES[args.random_model], args.density, seed=args.model_seed, cfg=cfg)
     else:
-        model = load_model(args.model, args.dataset)
+        model = load_model(args.model, args.dataset, cfg)
     arch = model.arch
     if args.dataset == "random":
         n = args.limit or 4

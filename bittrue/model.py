@@ -277,6 +277,31 @@ def random_float_model(arch: Architecture, seed: int = 0, threshold: float = 1.0
     return FloatModel(arch=arch, linear=linear, lif_threshold=lif, pos=pos, cls=cls).validate()
 
 
+def trained_config_mismatches(model: FloatModel, cfg) -> list[str]:
+    """Hardware settings the model was trained for (its ``training`` metadata) that ``cfg`` does not have.
+
+    Checks the SSA counter saturations K_S and K_O, the LIF leak shift and the reset mode: a model run with
+    other values than it was trained for can lose most of its accuracy.  Returns one message per mismatch
+    (empty when the metadata lacks the fields, e.g. for random models).
+    """
+    tr = model.training or {}
+    arch = model.arch
+    have = {"k_s": cfg.k_s(arch.d_k), "k_o": cfg.k_o(arch.n_tokens), "leak_shift": int(cfg.lif.leak_shift),
+            "reset": cfg.lif.reset.name.lower()}
+    where = {"k_s": "[ssa] k_s", "k_o": "[ssa] k_o", "leak_shift": "[lif] leak_shift", "reset": "[lif] reset"}
+    out = []
+    for key, now in have.items():
+        want = tr.get(key)
+        if want is None:
+            continue
+        want = str(want).lower() if key == "reset" else int(want)
+        if want != now:
+            shown = f'"{want}"' if key == "reset" else want
+            out.append(f"the model was trained with {key} = {want} but the hardware has {key} = {now} "
+                       f"(set {where[key]} = {shown} in --hardware FILE.toml); expect a large accuracy loss")
+    return out
+
+
 def default_model_path(name: str = "digits") -> Path:
     """Path of a model shipped in the package (``bittrue/models/<name>.h5``)."""
     from importlib.resources import files

@@ -139,3 +139,39 @@ def test_shipped_model_accuracy():
     assert acc >= 0.87
     if "numpy_float_test_acc" in m.training:
         assert acc == pytest.approx(m.training["numpy_float_test_acc"], abs=1e-6)
+
+
+def test_trained_config_mismatches():
+    """A model trained for other SSA saturations / LIF settings than the hardware's is reported, one line each."""
+    import dataclasses
+
+    from bittrue.config import HardwareConfig
+    from bittrue.model import trained_config_mismatches
+
+    m = random_float_model(ARCH, seed=3)
+    cfg = HardwareConfig()
+    m.training = {}
+    assert trained_config_mismatches(m, cfg) == []  # no metadata: nothing to compare
+    m.training = {"k_s": 16, "k_o": 32, "leak_shift": 1, "reset": "hard"}  # the digits defaults
+    assert trained_config_mismatches(m, cfg) == []
+    m.training = {"k_s": 16, "k_o": 16, "leak_shift": 1, "reset": "soft"}
+    msgs = trained_config_mismatches(m, cfg)
+    assert len(msgs) == 2
+    assert "k_o = 16" in msgs[0] and "k_o = 32" in msgs[0] and "[ssa] k_o = 16" in msgs[0]
+    assert '[lif] reset = "soft"' in msgs[1]
+    cfg16 = dataclasses.replace(cfg, ssa=dataclasses.replace(cfg.ssa, k_o=16),
+                                lif=dataclasses.replace(cfg.lif, reset=Reset.SOFT)).validate()
+    assert trained_config_mismatches(m, cfg16) == []
+
+
+def test_infer_warns_on_trained_config_mismatch(tmp_path, capsys):
+    """``infer`` with a hardware file whose K_O differs from the shipped model's training prints one warning."""
+    from bittrue.cli import main
+
+    hw = tmp_path / "ko16.toml"
+    hw.write_text("[ssa]\nk_o = 16\n")
+    assert main(["infer", "--limit", "2", "--quiet", "--device", "float", "--hardware", str(hw)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: the model was trained with k_o = 32 but the hardware has k_o = 16") == 1
+    assert main(["infer", "--limit", "2", "--quiet", "--device", "float"]) == 0
+    assert "warning" not in capsys.readouterr().err
