@@ -20,6 +20,7 @@ import numpy as np
 
 from .compile import HardwareImage, LayerImage
 from .config import HardwareConfig
+from .kernels.crossbar import SIGMA_CODE_LIMIT
 from .model import Architecture, ModelError
 from .program import Chip, LayerChip
 
@@ -28,6 +29,23 @@ _FLOAT_FIELDS = ("g_pos_uS", "g_neg_uS", "w_max", "affine_a", "affine_b")
 
 def layer_key(layer_id: int, name: str) -> str:
     return f"{layer_id:02d}_{name}"
+
+
+def _int_array(x, key: str, what: str, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray:
+    """``x[key]`` as int64 of ``shape`` with every value in ``lo..hi``, else a one-line :class:`ModelError`.
+
+    The kernels' exactness arguments (int16 conductances, int32 column currents, the ADC's float estimate,
+    the noise generator's int64 product) hold only inside these ranges, so a file that leaves them is refused
+    rather than run.
+    """
+    raw = np.asarray(x[key][()])
+    if raw.shape != shape:
+        raise ModelError(f"{what}: {key} has shape {raw.shape}, expected {shape}")
+    if raw.dtype.kind not in "iu":
+        raise ModelError(f"{what}: {key} has dtype {raw.dtype}, expected integers")
+    if raw.size and (int(raw.min()) < lo or int(raw.max()) > hi):
+        raise ModelError(f"{what}: {key} outside {lo}..{hi} (min {int(raw.min())}, max {int(raw.max())})")
+    return raw.astype(np.int64)
 
 
 def _ds(g, name, data, **kw):
@@ -72,9 +90,12 @@ def read_image(g) -> HardwareImage:
             vals = {f: (np.asarray(x[f][()], np.float64) if f in x else None) for f in _FLOAT_FIELDS}
             if vals["g_pos_uS"] is None:  # integer-only image (inside a chip): floats not needed to run
                 vals = {f: np.zeros((n_in, n_out) if f.startswith("g_") else n_out) for f in _FLOAT_FIELDS}
+            n_ct = -(-n_out // cfg.tile.cols)
+            what = f"hardware image layer {name}"
             layers.append(LayerImage(name=name, layer_id=int(x.attrs["layer_id"]), n_in=n_in, n_out=n_out,
-                                     i_fs_code=np.asarray(x["i_fs_code"][()], np.int64),
-                                     sigma_code=np.asarray(x["sigma_code"][()], np.int64), **vals))
+                                     i_fs_code=_int_array(x, "i_fs_code", what, (n_ct,), 1, 1 << 31),
+                                     sigma_code=_int_array(x, "sigma_code", what, (n_ct,), 0,
+                                                           SIGMA_CODE_LIMIT - 1), **vals))
         theta = {k: int(g["lif_theta_code"][k][()]) for k in g["lif_theta_code"]}
         return HardwareImage(arch=arch, config=cfg, layers=layers, lif_theta_code=theta,
                              pos_code=np.asarray(g["pos_code"][()], np.int32),
@@ -118,18 +139,19 @@ def read_chip(g) -> Chip:
         for key in g["layers"]:
             x = g["layers"][key]
             name = str(x.attrs["name"])
-            gp = np.asarray(x["g_pos_code"][()], np.int16)
-            gn = np.asarray(x["g_neg_code"][()], np.int16)
             im = by_name[name]
-            if gp.shape != (im.n_in, im.n_out) or gn.shape != gp.shape:
-                raise ModelError(f"chip layer {name}: conductance image shape {gp.shape}, "
-                                 f"expected {(im.n_in, im.n_out)}")
+            what = f"chip layer {name}"
+            gp = _int_array(x, "g_pos_code", what, (im.n_in, im.n_out), 0, 32767).astype(np.int16)  # spec 4.5
+            gn = _int_array(x, "g_neg_code", what, (im.n_in, im.n_out), 0, 32767).astype(np.int16)
+            s_shift = int(x.attrs["s_shift"])
+            if not 0 <= s_shift <= 62:
+                raise ModelError(f"{what}: s_shift {s_shift} outside 0..62")
             layers.append(LayerChip(name=name, layer_id=int(x.attrs["layer_id"]), g_pos_code=gp, g_neg_code=gn,
                                     g_diff_code=(gp.astype(np.int32) - gn).astype(np.int16),
                                     i_fs_code=im.i_fs_code, sigma_code=im.sigma_code,
-                                    m_code=np.asarray(x["m_code"][()], np.int64),
-                                    b_code=np.asarray(x["b_code"][()], np.int64),
-                                    s_shift=int(x.attrs["s_shift"]), alpha=np.asarray(x["alpha"][()], np.float64)))
+                                    m_code=_int_array(x, "m_code", what, (im.n_out,), -(1 << 31) + 1, (1 << 31) - 1),
+                                    b_code=_int_array(x, "b_code", what, (im.n_out,), -(1 << 62) + 1, (1 << 62) - 1),
+                                    s_shift=s_shift, alpha=np.asarray(x["alpha"][()], np.float64)))
         return Chip(image=image, layers=layers, device=str(g.attrs["device"]),
                     t_inference_s=float(g.attrs["t_inference_s"]),
                     drift_compensation=bool(g.attrs["drift_compensation"]),

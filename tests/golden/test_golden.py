@@ -254,6 +254,19 @@ def test_verify_bad_input(golden, tmp_path, capsys):
     assert _verify(minor, capsys)[0] == 0
 
 
+def test_verify_refuses_out_of_range_chip(golden, tmp_path, capsys):
+    """A chip whose integers leave the ranges the kernels are exact in is refused (exit 2, one line), not run."""
+    cases = [
+        ("chip/image/layers/01_blocks.0.qkv/i_fs_code", (0,), lambda x: 0, "i_fs_code outside 1..2147483648"),
+        ("chip/image/layers/01_blocks.0.qkv/sigma_code", (0,), lambda x: -1, "sigma_code outside 0.."),
+        ("chip/layers/01_blocks.0.qkv/g_neg_code", (3, 4), lambda x: -7, "g_neg_code outside 0..32767"),
+        ("chip/layers/02_blocks.0.proj/m_code", (2,), lambda x: 1 << 40, "m_code outside"),
+    ]
+    for key, idx, fn, msg in cases:
+        rc, _, err = _verify(_mutant(golden, tmp_path, lambda f: _poke(f[key], idx, fn)), capsys)
+        assert rc == 2 and msg in err and "\n" not in err, (key, err)
+
+
 def test_golden_refuses_overwrite(setup, golden, capsys):
     d, opts = setup
     before = _sha(golden)
