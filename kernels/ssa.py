@@ -121,7 +121,9 @@ def ssa_head(q_words, k_words, vt_words, mask, k_s, k_o, draw_s, draw_o,
     O           1                       uint8
     ==========  ======================  ==============================
 
-    Popcounts are exact in int64 before the single saturation ``min(., K)``.
+    Popcounts are exact in int64 before the single saturation ``min(., K)``.  The key and value words
+    are copied word-major once per call, so that the popcount loops run over tokens (scores) and
+    channels (outputs) and vectorise; the comparators and the mask gate are branch-free.
     """
     n_q = q_words.shape[0]
     n_k = k_words.shape[0]
@@ -130,33 +132,55 @@ def ssa_head(q_words, k_words, vt_words, mask, k_s, k_o, draw_s, draw_o,
     nwt = vt_words.shape[1]
     ks = np.int64(k_s)
     ko = np.int64(k_o)
-    srow = np.zeros(nwt, dtype=np.uint64)
-    for i in range(n_q):
+    kt = np.empty((nw, n_k), dtype=np.uint64)  # word-major copies: the inner loops run over tokens / channels
+    for j in range(n_k):
+        for w in range(nw):
+            kt[w, j] = k_words[j, w]
+    vtt = np.empty((nwt, d_v), dtype=np.uint64)
+    for c in range(d_v):
         for w in range(nwt):
-            srow[w] = np.uint64(0)
+            vtt[w, c] = vt_words[c, w]
+    cnt = np.empty(n_k, dtype=np.int64)
+    pc = np.empty(d_v, dtype=np.int64)
+    srow = np.empty(nwt, dtype=np.uint64)
+    for i in range(n_q):
+        cnt[:] = 0
+        for w in range(nw):
+            qw = q_words[i, w]
+            ktw = kt[w]
+            for j in range(n_k):
+                cnt[j] += popcount64(qw & ktw[j])
+        c_row = c_out[i]
+        s_row = s_out[i]
+        ds_row = draw_s[i]
         for j in range(n_k):
-            cnt = np.int64(0)
-            for w in range(nw):
-                cnt += popcount64(q_words[i, w] & k_words[j, w])
-            cnt = min(cnt, ks)
-            c_out[i, j] = np.int32(cnt)
-            # branch-free comparator and mask gate (the draws are random)
+            cj = min(cnt[j], ks)
+            c_row[j] = np.int32(cj)
             if mask == MASK_DIAGONAL:
                 ok = j != i
             elif mask == MASK_CAUSAL:
                 ok = j <= i
             else:
                 ok = True
-            fire = (np.int64(draw_s[i, j]) < cnt) & ok
-            s_out[i, j] = np.uint8(fire)
-            srow[j >> 6] |= np.uint64(fire) << np.uint64(j & 63)
+            s_row[j] = np.uint8((np.int64(ds_row[j]) < cj) & ok)
+        for w in range(nwt):
+            word = np.uint64(0)
+            for bit in range(min(64, n_k - 64 * w)):
+                word |= np.uint64(s_row[64 * w + bit]) << np.uint64(bit)
+            srow[w] = word
+        pc[:] = 0
+        for w in range(nwt):
+            sw = srow[w]
+            vw = vtt[w]
+            for c in range(d_v):
+                pc[c] += popcount64(sw & vw[c])
+        p_row = p_out[i]
+        o_row = o_out[i]
+        do_row = draw_o[i]
         for c in range(d_v):
-            cnt = np.int64(0)
-            for w in range(nwt):
-                cnt += popcount64(srow[w] & vt_words[c, w])
-            cnt = min(cnt, ko)
-            p_out[i, c] = np.int32(cnt)
-            o_out[i, c] = np.uint8(np.int64(draw_o[i, c]) < cnt)
+            pcc = min(pc[c], ko)
+            p_row[c] = np.int32(pcc)
+            o_row[c] = np.uint8(np.int64(do_row[c]) < pcc)
 
 
 @njit(cache=True)
