@@ -20,8 +20,10 @@ What one run measures (docs/performance.md explains the method):
 2. **Headline.**  Emulator images/s (``Runner.run_batch``, after JIT warm-up, best of ``reps``) and the
    images/s of :class:`TorchSim`, a float32 PyTorch simulation of the same network (dense ``addmm``,
    ``torch.bernoulli`` for encoder / S / O, float LIF, same T, dims, thresholds, same thread count,
-   ``torch.inference_mode``), and their ratio.  The emulator's logits must be identical in every repetition
-   and at every batch size tried (bit-exactness check).
+   ``torch.inference_mode``), and their ratio.  The two are timed in alternation, repetition by repetition
+   (:func:`time_pair`), so that a drift of the machine's speed hits both; a paired ratio (median over
+   repetitions) is reported too.  The emulator's logits must be identical in every repetition and at every
+   batch size tried (bit-exactness check).
 3. **Roofline.**  The bare crossbar-accumulate throughput (``crossbar_layer`` standalone, density d minus
    density 0, noise off) in G synaptic adds/s, the accumulate-only bound on images/s it implies for this
    workload, the dense fp32 GEMM throughput of torch on this machine and the torch simulation's share of it.
@@ -424,6 +426,46 @@ def time_emulator(chip, x: np.ndarray, timesteps: int, batches=(32,), reps: int 
     return {"by_batch": res, "batch": best_bs, "img_s": res[best_bs]["img_s"],
             "img_s_median": res[best_bs]["img_s_median"], "identical_logits": identical, "n_images": len(x),
             "reps": reps}
+
+
+def time_pair(chip, sim, x: np.ndarray, timesteps: int, emu_batches=(32,), torch_batches=(32,),
+              reps: int = 3) -> tuple[dict, dict]:
+    """Emulator and torch simulation timed in alternation, repetition by repetition.
+
+    On a shared VM the machine's speed drifts over minutes; timing all emulator repetitions and then all torch
+    repetitions lets that drift into the ratio.  Here every repetition times each emulator batch size and then
+    each torch batch size, so both see the same phases.  Returns ``(emu, torch)`` in the formats of
+    :func:`time_emulator` and :func:`time_torch`, plus ``paired_ratio``: the median over repetitions of
+    (torch time / emulator time) at the two best batch sizes.
+    """
+    from bittrue.run import Runner
+
+    runner = Runner(chip, timesteps=timesteps)
+    runner.run_batch(x[:2], np.arange(2, dtype=np.int64))  # JIT warm-up (cache load)
+    sim.forward(x[:min(len(x), max(torch_batches))])  # allocator, kernels
+    e_t = {bs: [] for bs in emu_batches}
+    t_t = {bs: [] for bs in torch_batches}
+    ref, identical = None, True
+    for _ in range(reps):
+        for bs in emu_batches:
+            tt, lg = _timed_runs(lambda xb, ib: runner.run_batch(xb, ib), x, bs, 1)
+            e_t[bs] += tt
+            if ref is None:
+                ref = lg
+            identical &= bool(np.array_equal(lg, ref))
+        for bs in torch_batches:
+            tt, _ = _timed_runs(lambda xb, ib: sim.forward(xb), x, bs, 1)
+            t_t[bs] += tt
+    e_res = {bs: _rate(t, len(x)) for bs, t in e_t.items()}
+    t_res = {bs: _rate(t, len(x)) for bs, t in t_t.items()}
+    eb = max(e_res, key=lambda b: e_res[b]["img_s"])
+    tb = max(t_res, key=lambda b: t_res[b]["img_s"])
+    paired = float(np.median([t / e for e, t in zip(e_t[eb], t_t[tb])]))
+    emu = {"by_batch": e_res, "batch": eb, "img_s": e_res[eb]["img_s"], "img_s_median": e_res[eb]["img_s_median"],
+           "identical_logits": identical, "n_images": len(x), "reps": reps}
+    tor = {"by_batch": t_res, "batch": tb, "img_s": t_res[tb]["img_s"], "img_s_median": t_res[tb]["img_s_median"],
+           "n_images": len(x), "reps": reps, "paired_ratio": paired}
+    return emu, tor
 
 
 def _rate(times: list[float], n: int) -> dict:
@@ -979,14 +1021,17 @@ def scaling(ns=(17, 65, 257), ds=(64, 256, 512), *, density: float, timesteps: i
             est = (time.perf_counter() - t1) / batch
             n_img = int(np.clip(round(target_s / max(est, 1e-6) / batch), 1, 8)) * batch
             x = random_inputs(arch, n_img, density, seed=7)
-            emu = time_emulator(wl.chip, x, timesteps, batches=(batch,), reps=reps)
+            if with_torch:  # in alternation, as the headline
+                sim = TorchSim(wl.model, wl.cfg, timesteps, weights=wl.weights)
+                emu, tt = time_pair(wl.chip, sim, x, timesteps, emu_batches=(batch,), torch_batches=(batch,),
+                                    reps=reps)
+            else:
+                emu = time_emulator(wl.chip, x, timesteps, batches=(batch,), reps=reps)
             row = {"N": n, "D": d, "heads": arch.heads, "mlp": arch.mlp, "n_images": n_img, "batch": batch,
                    "emu_ms_img": 1e3 / emu["img_s"], "adds_per_image": adds_per_image(
                        arch, kind_densities(emulator_densities(wl.chip, x[:4], timesteps)), timesteps),
                    "build_s": build}
             if with_torch:
-                sim = TorchSim(wl.model, wl.cfg, timesteps, weights=wl.weights)
-                tt = time_torch(sim, x, batches=(batch,), reps=reps)
                 row["torch_ms_img"] = 1e3 / tt["img_s"]
                 row["ratio"] = emu["img_s"] / tt["img_s"]
             log(f"scaling N={n} D={d}: emulator {row['emu_ms_img']:.2f} ms/img"
@@ -1044,7 +1089,10 @@ def render(res: dict) -> str:
           h["emulator"]["batch"], "logits identical: " + str(h["emulator"]["identical_logits"])],
          ["torch float32 sim", f"{h['torch']['img_s']:.2f}", f"{h['torch']['img_s_median']:.2f}", h["torch"]["batch"],
           "dense addmm + bernoulli"],
-         ["ratio emulator/torch", f"{h['ratio']:.2f}x", f"{h['ratio_median']:.2f}x", "", ""]]))
+         ["ratio emulator/torch", f"{h['ratio']:.2f}x", f"{h['ratio_median']:.2f}x", "",
+          f"paired per repetition: {h['ratio_paired']:.2f}x" if "ratio_paired" in h else ""]]))
+    out.append("(emulator and torch are timed in alternation, repetition by repetition; images/s is the best "
+               "repetition, median img/s the median one)")
     out.append("per batch size: emulator " + ", ".join(f"{b}: {r['img_s']:.2f}" for b, r in
                                                           h["emulator"]["by_batch"].items())
                + "; torch " + ", ".join(f"{b}: {r['img_s']:.2f}" for b, r in h["torch"]["by_batch"].items()))
@@ -1151,18 +1199,16 @@ def main(argv=None) -> int:
     dens = emulator_densities(wl.chip, x[:8], T)
     kd = kind_densities(dens)
     log("emulator densities: " + ", ".join(f"{k} {v:.3f}" for k, v in kd.items()))
-    emu = time_emulator(wl.chip, x, T, batches=emu_b, reps=reps)
-    log(f"emulator: {emu['img_s']:.2f} img/s (batch {emu['batch']})")
-    section("emulator")
     sim = TorchSim(wl.model, wl.cfg, T, weights=wl.weights)
     tdens = sim.densities(x[:8])
-    tor = time_torch(sim, x, batches=tor_b, reps=reps)
-    log(f"torch: {tor['img_s']:.2f} img/s (batch {tor['batch']})")
-    section("torch")
+    emu, tor = time_pair(wl.chip, sim, x, T, emu_batches=emu_b, torch_batches=tor_b, reps=reps)
+    log(f"emulator: {emu['img_s']:.2f} img/s (batch {emu['batch']}); torch: {tor['img_s']:.2f} img/s "
+        f"(batch {tor['batch']}); paired ratio {tor['paired_ratio']:.2f}")
+    section("emulator_and_torch")
     res["headline"] = {
         "arch": dataclasses.asdict(arch) | {"mask": int(arch.mask)}, "timesteps": T, "n_images": n_img,
         "density_target": args.density, "emulator": emu, "torch": tor, "ratio": emu["img_s"] / tor["img_s"],
-        "ratio_median": emu["img_s_median"] / tor["img_s_median"],
+        "ratio_median": emu["img_s_median"] / tor["img_s_median"], "ratio_paired": tor["paired_ratio"],
         "density_emulator": dens, "density_emulator_by_kind": kd,
         "density_float": wl.float_density, "density_float_by_kind": kind_densities(wl.float_density),
         "density_torch": tdens, "density_torch_by_kind": kind_densities(tdens), "build_s": wl.build_s}

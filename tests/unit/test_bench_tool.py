@@ -148,11 +148,14 @@ def test_timing_breakdown_and_roofline_run(bench, tiny, workload):
     assert all(v >= 0 for v in bd["shares"].values()) and sum(bd["shares"].values()) <= 1.0 + 1e-9
     sim = bench.TorchSim(wl.model, wl.cfg, 3, weights=wl.weights)
     tt = bench.time_torch(sim, x, batches=(4,), reps=1)
+    pe, pt = bench.time_pair(wl.chip, sim, x, 3, emu_batches=(2, 4), torch_batches=(4,), reps=2)
+    assert pe["identical_logits"] and set(pe["by_batch"]) == {2, 4} and len(pe["by_batch"][2]["times_s"]) == 2
+    assert set(pt["by_batch"]) == {4} and pt["paired_ratio"] > 0 and pt["img_s"] > 0
     rf = bench.roofline(tiny, bd, kd, 3, emu["img_s"], tt["img_s"], sim.flops_per_image(), 1.0)
     assert rf["adds_per_image"] > 0 and rf["accumulate_bound_img_s"] > 0
     res = {"machine": bench.machine_info(1), "load_start": [0, 0, 0], "load_end": [0, 0, 0], "total_s": 0.0,
            "headline": {"timesteps": 3, "n_images": 4, "emulator": emu, "torch": tt, "ratio": 1.0,
-                        "ratio_median": 1.0, "density_emulator": {}, "density_emulator_by_kind": kd,
+                        "ratio_median": 1.0, "ratio_paired": 1.0, "density_emulator": {}, "density_emulator_by_kind": kd,
                         "density_float_by_kind": kd, "density_torch_by_kind": kd},
            "targets": {"x": True}, "roofline": rf, "breakdown": bd,
            "digits": {"n_images": 1, "timesteps": 8, "batch": 1, "best_s": 1.0, "median_s": 1.0, "img_s": 1.0,
