@@ -143,13 +143,14 @@ def read_chip(g) -> Chip:
             what = f"chip layer {name}"
             gp = _int_array(x, "g_pos_code", what, (im.n_in, im.n_out), 0, 32767).astype(np.int16)  # spec 4.5
             gn = _int_array(x, "g_neg_code", what, (im.n_in, im.n_out), 0, 32767).astype(np.int16)
+            m_max = (1 << (image.config.tile.requant_m_bits - 1)) - 1  # signed requant_m_bits register
             s_shift = int(x.attrs["s_shift"])
             if not 0 <= s_shift <= 62:
                 raise ModelError(f"{what}: s_shift {s_shift} outside 0..62")
             layers.append(LayerChip(name=name, layer_id=int(x.attrs["layer_id"]), g_pos_code=gp, g_neg_code=gn,
                                     g_diff_code=(gp.astype(np.int32) - gn).astype(np.int16),
                                     i_fs_code=im.i_fs_code, sigma_code=im.sigma_code,
-                                    m_code=_int_array(x, "m_code", what, (im.n_out,), -(1 << 31) + 1, (1 << 31) - 1),
+                                    m_code=_int_array(x, "m_code", what, (im.n_out,), -m_max, m_max),
                                     b_code=_int_array(x, "b_code", what, (im.n_out,), -(1 << 62) + 1, (1 << 62) - 1),
                                     s_shift=s_shift, alpha=np.asarray(x["alpha"][()], np.float64)))
         return Chip(image=image, layers=layers, device=str(g.attrs["device"]),

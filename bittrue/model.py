@@ -291,10 +291,15 @@ def trained_config_mismatches(model: FloatModel, cfg) -> list[str]:
     where = {"k_s": "[ssa] k_s", "k_o": "[ssa] k_o", "leak_shift": "[lif] leak_shift", "reset": "[lif] reset"}
     out = []
     for key, now in have.items():
-        want = tr.get(key)
-        if want is None:
+        want = tr.get(key) if isinstance(tr, dict) else None
+        if key == "reset":
+            if not isinstance(want, str):
+                continue
+            want = want.lower()
+        elif isinstance(want, (int, np.integer)) and not isinstance(want, bool):
+            want = int(want)
+        else:  # absent or malformed metadata: nothing to compare
             continue
-        want = str(want).lower() if key == "reset" else int(want)
         if want != now:
             shown = f'"{want}"' if key == "reset" else want
             out.append(f"the model was trained with {key} = {want} but the hardware has {key} = {now} "

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compile import HardwareImage, LayerImage, n_tiles, quantise_conductance
-from .config import HardwareConfig, PCMConfig
+from .config import ConfigError, HardwareConfig, PCMConfig
 
 DEVICES = ("ideal", "pcm")
 
@@ -110,6 +110,10 @@ def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig)
     m_lim = 2.0 ** (t.requant_m_bits - 1) - 1
     m_abs = float(np.max(np.abs(m_real))) if m_real.size else 0.0
     b_abs = float(np.max(np.abs(b_real))) if b_real.size else 0.0
+    if m_abs > m_lim:  # even at S = 0 the multiplier would not fit its register
+        raise ConfigError(f"tile.requant_m_bits = {t.requant_m_bits}: layer {lay.name} needs a requantisation "
+                          f"multiplier of {m_abs:.4g}, above {m_lim:.0f}; raise tile.requant_m_bits, tile.adc_bits "
+                          f"or tile.g_bits, or lower lif.frac_bits")
     s = 0
     while s < 48 and m_abs * 2.0 ** (s + 1) <= m_lim and b_abs * 2.0 ** (s + 1) < 2.0 ** 52:
         s += 1

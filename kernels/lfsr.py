@@ -247,11 +247,12 @@ def lfsr_shift_form(width: int, tap_mask: int, steps: int) -> np.ndarray:
     """Parameters of :func:`lfsr_draw_bank_shift` (plain Python): ``[width, steps, sh_0 .. sh_3]``, int64.
 
     ``sh_i = t_i - steps`` for each tap ``t_i``, padded with 63 (a shift that contributes 0 to a state
-    below 2^63).  Returns an empty array where the shift form does not apply: more than four taps, or a
-    tap below ``steps`` (then a draw's feedback bits depend on each other; use the jump table).
+    below 2^63).  Returns an empty array where the shift form does not apply: more than four taps, a tap
+    above ``width``, or a tap below ``steps`` (then a draw's feedback bits depend on each other; use the
+    jump table).
     """
     taps = [b + 1 for b in range(64) if (int(tap_mask) >> b) & 1]
-    if not 1 <= steps <= width or len(taps) > 4 or not taps or min(taps) < steps:
+    if not 1 <= steps <= width or len(taps) > 4 or not taps or min(taps) < steps or max(taps) > width:
         return np.zeros(0, dtype=np.int64)
     sh = [t - steps for t in taps] + [63] * (4 - len(taps))
     return np.array([width, steps] + sh, dtype=np.int64)

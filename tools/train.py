@@ -333,8 +333,8 @@ def main(argv=None) -> int:
     arch = ARCHITECTURES[args.arch]
     hw = HardwareConfig()
     k_s, k_o = args.k_s or hw.k_s(arch.d_k), args.k_o or hw.k_o(arch.n_tokens)
-    if k_s < 1 or k_o < 1 or k_s & (k_s - 1) or k_o & (k_o - 1):
-        raise SystemExit(f"train.py: --k-s {k_s} and --k-o {k_o} must be powers of two")
+    if k_s < 2 or k_o < 2 or k_s & (k_s - 1) or k_o & (k_o - 1):
+        raise SystemExit(f"train.py: --k-s {k_s} and --k-o {k_o} must be powers of two >= 2 (as the hardware's)")
     ann_out = args.ann_out or args.out.with_name(args.out.stem + "-ann.npz")
 
     xtr_img, ytr = load_digits("train")

@@ -121,6 +121,7 @@ def test_shift_form_draws_equal_stepped_draws(bank, rounds, data):
     form = lfsr_shift_form(w, tm, steps)
     applies = len(taps) <= 4 and 1 <= steps <= min(taps)
     assert (form.size == 6) == applies
+    assert lfsr_shift_form(w, tm | (1 << w), steps).size == 0  # a tap above the width: refused
     if not applies:
         return
     a, b = states.copy(), states.copy()

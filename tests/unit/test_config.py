@@ -74,3 +74,25 @@ def test_validation_names_field_value_and_range(tmp_path, text, needles):
     msg = str(info.value)
     for n in needles:
         assert n in msg, msg
+
+
+def test_requant_multiplier_that_cannot_fit_is_a_config_error():
+    """A configuration whose requantisation multiplier exceeds ``tile.requant_m_bits`` even at shift 0 is refused
+    at programming time (it used to be written unclamped and then refused when the chip was read back)."""
+    from bittrue.compile import compile_model
+    from bittrue.model import ARCHITECTURES, random_float_model
+    from bittrue.program import program
+    from bittrue.workloads import calibration_tokens
+
+    cfg = HardwareConfig.from_dict({"lif": {"width": 32, "frac_bits": 30},
+                                    "tile": {"adc_bits": 1, "g_bits": 1, "calibration_samples": 8}}).validate()
+    arch = ARCHITECTURES["digits"]
+    img = compile_model(random_float_model(arch, 1, threshold=0.5), cfg, calibration_tokens(arch, 8))
+    with pytest.raises(ConfigError, match="requant_m_bits"):
+        program(img, "ideal")
+    # the default configuration programs, and every multiplier fits its signed register
+    cfg0 = HardwareConfig()
+    chip = program(compile_model(random_float_model(arch, 1, threshold=0.5), cfg0, calibration_tokens(arch, 8)),
+                   "ideal")
+    lim = (1 << (cfg0.tile.requant_m_bits - 1)) - 1
+    assert all(int(abs(lay.m_code).max()) <= lim for lay in chip.layers)

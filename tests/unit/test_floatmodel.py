@@ -162,6 +162,8 @@ def test_trained_config_mismatches():
     cfg16 = dataclasses.replace(cfg, ssa=dataclasses.replace(cfg.ssa, k_o=16),
                                 lif=dataclasses.replace(cfg.lif, reset=Reset.SOFT)).validate()
     assert trained_config_mismatches(m, cfg16) == []
+    m.training = {"k_s": "sixteen", "k_o": None, "leak_shift": True, "reset": 3}  # malformed: nothing to compare
+    assert trained_config_mismatches(m, cfg) == []
 
 
 def test_infer_warns_on_trained_config_mismatch(tmp_path, capsys):
