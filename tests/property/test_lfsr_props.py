@@ -90,17 +90,26 @@ def test_index_matches_reference(sharing, n_rows, n_cols, data):
 @given(sts.lfsr_bank(), st.integers(1, 3))
 def test_jump_table_draws_equal_stepped_draws(bank, rounds):
     """The byte jump-table advance (linearity over GF(2)) equals clocking the register ``steps`` times."""
-    from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_draw_bank_jump, lfsr_jump_table
+    from bittrue.kernels.lfsr import lfsr_draw_bank_jump, lfsr_jump_table
 
     w, taps, states, k, steps = bank
+    table = lfsr_jump_table(w, taps_to_mask(taps), steps)
+    _assert_advance_equals_stepping(lambda b, ob: lfsr_draw_bank_jump(b, table, k, ob), w, taps, states, k, steps,
+                                    rounds)
+
+
+def _assert_advance_equals_stepping(advance, w, taps, states, k, steps, rounds):
+    """``advance(states, out)`` (one draw per register, in place) equals clocking ``steps`` times, draw by draw,
+    and the pure-Python reference."""
+    from bittrue.kernels.lfsr import lfsr_draw_bank
+
     tm = taps_to_mask(taps)
-    table = lfsr_jump_table(w, tm, steps)
     a, b = states.copy(), states.copy()
     for _ in range(rounds):
         oa = np.zeros(a.size, np.int64)
         ob = np.zeros(b.size, np.int64)
         lfsr_draw_bank(a, w, tm, k, steps, oa)
-        lfsr_draw_bank_jump(b, table, k, ob)
+        advance(b, ob)
         assert np.array_equal(a, b) and np.array_equal(oa, ob)
     want = [ref.ref_lfsr_draws(int(s), rounds, k, w, taps, steps)[-1] for s in states]
     assert ob.tolist() == want
@@ -112,7 +121,7 @@ def test_shift_form_draws_equal_stepped_draws(bank, rounds, data):
 
     Also with random tap sets of one to four taps (the top tap is always the width), and the form
     is refused (empty) exactly where it cannot apply."""
-    from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_draw_bank_shift, lfsr_shift_form
+    from bittrue.kernels.lfsr import lfsr_draw_bank_shift, lfsr_shift_form
 
     w, taps, states, k, steps = bank
     if data.draw(st.booleans()):
@@ -122,14 +131,6 @@ def test_shift_form_draws_equal_stepped_draws(bank, rounds, data):
     applies = len(taps) <= 4 and 1 <= steps <= min(taps)
     assert (form.size == 6) == applies
     assert lfsr_shift_form(w, tm | (1 << w), steps).size == 0  # a tap above the width: refused
-    if not applies:
-        return
-    a, b = states.copy(), states.copy()
-    for _ in range(rounds):
-        oa = np.zeros(a.size, np.int64)
-        ob = np.zeros(b.size, np.int64)
-        lfsr_draw_bank(a, w, tm, k, steps, oa)
-        lfsr_draw_bank_shift(b, form, k, ob)
-        assert np.array_equal(a, b) and np.array_equal(oa, ob)
-    want = [ref.ref_lfsr_draws(int(s), rounds, k, w, taps, steps)[-1] for s in states]
-    assert ob.tolist() == want
+    if applies:
+        _assert_advance_equals_stepping(lambda b, ob: lfsr_draw_bank_shift(b, form, k, ob), w, taps, states, k,
+                                        steps, rounds)

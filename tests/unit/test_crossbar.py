@@ -151,6 +151,26 @@ def test_crossbar_layer_py_func_and_no_log():
     assert np.array_equal(y, jit[0])
 
 
+@pytest.mark.parametrize("g_lim", [4095, 8191, 32767])  # int16 groups of 8, of 4, row by row
+def test_crossbar_layer_row_groupings_match_reference(g_lim):
+    """Deterministic: every row-grouping path of the layer kernel (chosen by max|g|) equals the reference, with
+    dense enough spikes that every token has groups of eight active rows."""
+    rng = np.random.default_rng(g_lim)
+    c = dict(spikes=(rng.random((2, 5, 40)) < 0.6).astype(np.uint8),
+             g=rng.integers(-g_lim, g_lim + 1, (40, 9)).astype(np.int16), rows=20, cols=4,
+             i_fs=np.array([90000, 70000, 50000], np.int64), sigma=np.array([3000, 2000, 1000], np.int64),
+             bits=8, noise_on=1, root=77, ids=np.array([3, 8], np.int64), layer=2, t=1,
+             m=rng.integers(-30000, 30000, 9).astype(np.int64), b=rng.integers(-99999, 99999, 9).astype(np.int64),
+             s=9)
+    c["g"][0, 0] = g_lim  # max|g| is exactly the limit of the path
+    want = ref.ref_crossbar_layer(c["spikes"].tolist(), c["g"].tolist(), c["rows"], c["cols"], c["i_fs"],
+                                  c["sigma"], c["bits"], c["noise_on"], c["root"], c["ids"], c["layer"], c["t"],
+                                  c["m"], c["b"], c["s"], 16)
+    got = _run_kernel(xb.crossbar_layer, c)
+    for w, g in zip(want, got):
+        assert np.array_equal(np.asarray(w), g)
+
+
 def test_crossbar_threads_identical():
     """Byte-identical output with 1 thread and with all threads."""
     rng = np.random.default_rng(11)

@@ -235,3 +235,30 @@ def test_custom_taps_used():
     assert a.tolist() == ref.ref_lfsr_states(1, 20, 8, (8, 6, 5, 4))
     assert a.tolist() != b.tolist()
     assert b.tolist() == ref.ref_lfsr_states(1, 20, 8, (8, 5, 3, 1))
+
+
+def test_shift_form_equals_stepping_for_every_width_and_step():
+    """Deterministic companion of the property test: for every supported width with its table taps, and every
+    ``steps`` the closed shift form accepts, three draws of 16 fixed registers equal clocking them one by one."""
+    from bittrue.kernels.lfsr import lfsr_draw_bank, lfsr_draw_bank_shift, lfsr_shift_form
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for w, taps in sorted(LFSR_TAPS.items()):
+        tm = taps_to_mask(taps)
+        states = rng.integers(1, 1 << w, size=16, dtype=np.uint64)
+        states[0] = 1  # a single set bit, and all ones
+        states[1] = (1 << w) - 1
+        for steps in range(1, w + 1):
+            form = lfsr_shift_form(w, tm, steps)
+            if form.size == 0:
+                assert len(taps) > 4 or steps > min(taps)
+                continue
+            a, b = states.copy(), states.copy()
+            oa, ob = np.zeros(16, np.int64), np.zeros(16, np.int64)
+            for _ in range(3):
+                lfsr_draw_bank(a, w, tm, steps, steps, oa)
+                lfsr_draw_bank_shift(b, form, steps, ob)
+                assert np.array_equal(a, b) and np.array_equal(oa, ob), (w, steps)
+            checked += 1
+    assert checked > 100  # the form applies to most (width, steps) pairs of the table
