@@ -156,9 +156,10 @@ def _adc_fast(x, i_fs, inv, b_shift, half):
 
     * ``num`` (``|num| < 2^48``) is exact in float64, and ``fl(num * inv)`` is within a relative
       ``2^-52`` of ``Q = num / (2 I_fs)``, i.e. within ``2^-36`` of it while ``|Q| <= 2^16``;
-    * if ``Q`` is an integer, the bias ``2^-34`` lifts the estimate back above it;
+    * if ``Q`` is an integer, the bias ``2^-34`` lifts the estimate back above it (the rounding of the
+      bias add itself is at most ``2^-37`` there);
     * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` away from both neighbouring integers, more
-      than the bias plus the error, so the floor is unchanged;
+      than the bias plus both errors, so the floor is unchanged;
     * where ``|Q| > 2^(b-1)`` the code saturates, and the estimate stays on the saturating side.
 
     Tested against :func:`adc_convert` on ties, near-ties and random inputs.
