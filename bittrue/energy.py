@@ -111,12 +111,13 @@ class ActivityCounts:
 
 
 def crossbar_inputs(arch: Architecture) -> dict[str, int]:
-    """Crossbar layer name -> tokens it converts per time step (``n_patches``, ``N`` or 1)."""
+    """Crossbar layer name -> tokens it converts per time step (``n_patches``, ``N``, or the readout tokens:
+    1 for a CLS readout, the query tokens of a decoder)."""
     out = {"embed": arch.n_patches}
     for b in range(arch.depth):
         for nm in ("qkv", "proj", "mlp1", "mlp2"):
             out[f"blocks.{b}.{nm}"] = arch.n_tokens
-    out["head"] = 1
+    out["head"] = arch.n_readout
     return out
 
 
@@ -127,7 +128,7 @@ def lif_sizes(arch: Architecture) -> dict[str, tuple[int, int]]:
         for nm in ("in", "q", "k", "v", "mlp_in"):
             out[f"blocks.{b}.{nm}"] = (arch.n_tokens, arch.dim)
         out[f"blocks.{b}.h"] = (arch.n_tokens, arch.mlp)
-    out["head.in"] = (1, arch.dim)
+    out["head.in"] = (arch.n_readout, arch.dim)
     return out
 
 
@@ -166,7 +167,7 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
         c = {"adc_conversions": t_ * n_rt * n_out * k, "psum_adds": t_ * (n_rt - 1) * n_out * k,
              "requant_macs": t_ * n_out * k, "buffer_bits_read": t_ * n_in * k}
         if name == "head":
-            c["logit_adds"] = arch.n_classes * k
+            c["logit_adds"] = arch.n_readout * arch.n_classes * k
         sites[name] = c
     for name, (t_, w) in lif_sizes(arch).items():
         upd = t_ * w * k
@@ -687,8 +688,8 @@ def baseline_counts(arch: Architecture, tab: EnergyTable | None = None) -> dict[
         sites[f"{p}.gelu"] = {"gelu": N * M}
         matmul(f"{p}.mlp2", N, M, D)
         residual(f"{p}.residual", N)
-    layernorm("head.ln", 1)
-    matmul("head", 1, D, C)
+    layernorm("head.ln", arch.n_readout)
+    matmul("head", arch.n_readout, D, C)
     return sites
 
 

@@ -408,3 +408,38 @@ def test_multisink_routes_by_group(run3):
         one.signals = frozenset({g})
         Runner(chip).run_batch(en.random_tokens(ARCH, 1, seed=11), np.arange(1), sink=one)
         assert set(one.groups.values()) == {g}, g
+
+
+def test_readout_counts_follow_the_readout_tokens():
+    """A decoder reads out several query tokens (mimo-icl: 4): the head's conversions, requantisations, LIF
+    updates and logit adds are counted per readout token, as the run performs them (it once counted one)."""
+    from bittrue.compile import compile_model
+    from bittrue.model import ARCHITECTURES, random_float_model
+    from bittrue.program import program
+    from bittrue.run import Runner
+
+    arch = ARCHITECTURES["mimo-icl"]
+    assert arch.n_readout > 1
+    cfg = HardwareConfig()
+    chip = program(compile_model(random_float_model(arch, seed=2, threshold=0.5), cfg, None), "ideal")
+    runner = Runner(chip, timesteps=2)
+    seen = {"adc": 0, "y": 0, "v": 0}
+
+    class Sink:
+        signals = {"adc", "requant", "membrane"}
+
+        def __call__(self, path, t, data):
+            if path == "head/adc_code":
+                seen["adc"] += data.size
+            elif path == "head/y_code":
+                seen["y"] += data.size
+            elif path == "lif.head.in/v_code":
+                seen["v"] += data.size
+
+    x = np.random.default_rng(0).integers(0, 256, (3, arch.n_patches, arch.token_features)).astype(np.uint8)
+    runner.run_batch(x, np.arange(3, dtype=np.int64), sink=Sink())
+    c = en.closed_form_counts(arch, cfg, 2, 3)
+    assert c["head"]["adc_conversions"] == seen["adc"] > 0
+    assert c["head"]["requant_macs"] == seen["y"]
+    assert c["lif.head.in"]["lif_updates"] == seen["v"]
+    assert c["head"]["logit_adds"] == 3 * 2 * arch.n_readout * arch.n_classes
