@@ -166,12 +166,14 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
             if v.size and v.max() > 0:
                 f = float(np.percentile(v, t_cfg.adc_percentile))
                 f = max(f, 1.0)
-            else:  # worst case: every row on, largest column of the group
+            else:  # worst case: every row of one row tile on (each ADC sees its own tile), largest column
                 d = diffs[lay.name][:, ct * t_cfg.cols:(ct + 1) * t_cfg.cols]
-                f = float(max(1, np.abs(d).sum(axis=0).max()))
+                f = float(max(1, max(np.abs(d[r0:r0 + t_cfg.rows]).sum(axis=0).max()
+                                     for r0 in range(0, d.shape[0], t_cfg.rows))))
             fs.append(int(np.ceil(f)))
         lay.i_fs_code = np.asarray(fs, np.int64)
-        lay.sigma_code = np.floor(t_cfg.output_noise_lsb * lay.i_fs_code / half * 256 + 0.5).astype(np.int64)
+        noise_lsb = t_cfg.output_noise_lsb if cfg.pcm.output_noise else 0.0  # no noise: nothing to limit
+        lay.sigma_code = np.floor(noise_lsb * lay.i_fs_code / half * 256 + 0.5).astype(np.int64)
         if lay.sigma_code.size and int(lay.sigma_code.max()) >= SIGMA_CODE_LIMIT:
             raise ConfigError(f"tile.output_noise_lsb = {t_cfg.output_noise_lsb}: output-noise sigma of layer "
                               f"{lay.name} is {int(lay.sigma_code.max()) / 256:.0f} current units, above the "

@@ -96,3 +96,38 @@ def test_requant_multiplier_that_cannot_fit_is_a_config_error():
                    "ideal")
     lim = (1 << (cfg0.tile.requant_m_bits - 1)) - 1
     assert all(int(abs(lay.m_code).max()) <= lim for lay in chip.layers)
+
+
+def test_uncalibrated_full_scale_is_the_worst_case_of_one_row_tile():
+    """Without calibration data each column tile's ADC full scale is the largest column sum |G+ - G-| of any
+    *one* row tile (an ADC converts only its own tile's current), not the sum over all rows of the layer."""
+    import numpy as np
+
+    from bittrue.compile import compile_model, quantise_conductance
+    from bittrue.model import ARCHITECTURES, random_float_model
+
+    cfg = HardwareConfig.from_dict({"tile": {"rows": 64, "cols": 48}}).validate()
+    img = compile_model(random_float_model(ARCHITECTURES["digits"], 1), cfg, None)
+    lay = next(lay for lay in img.layers if lay.name == "blocks.0.mlp2")  # 256 rows: 4 row tiles
+    d = np.abs(quantise_conductance(lay.g_pos_uS, cfg).astype(np.int64) - quantise_conductance(lay.g_neg_uS, cfg))
+    want = [max(int(d[r0:r0 + 64, c0:c0 + 48].sum(axis=0).max()) for r0 in range(0, d.shape[0], 64))
+            for c0 in range(0, d.shape[1], 48)]
+    assert lay.i_fs_code.tolist() == want
+    assert max(want) < int(d[:, :48].sum(axis=0).max())  # tighter than the all-rows sum
+
+
+def test_output_noise_off_needs_no_noise_sigma():
+    """With ``pcm.output_noise = false`` no noise is generated, so a configuration whose sigma would exceed the
+    generator's limit compiles (sigma_code 0); with the noise on it is refused."""
+    from bittrue.compile import compile_model
+    from bittrue.model import ARCHITECTURES, random_float_model
+    from bittrue.workloads import calibration_tokens
+
+    arch = ARCHITECTURES["digits"]
+    model = random_float_model(arch, 1, threshold=0.5)
+    big = {"tile": {"adc_bits": 2, "g_bits": 14, "output_noise_lsb": 64.0, "calibration_samples": 4}}
+    with pytest.raises(ConfigError, match="output-noise sigma"):
+        compile_model(model, HardwareConfig.from_dict(big).validate(), calibration_tokens(arch, 4))
+    off = HardwareConfig.from_dict({**big, "pcm": {"output_noise": False}}).validate()
+    img = compile_model(model, off, calibration_tokens(arch, 4))
+    assert all(int(lay.sigma_code.max()) == 0 for lay in img.layers)
