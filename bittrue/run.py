@@ -262,7 +262,7 @@ class Runner:
                     sink(f"{pre}/residual_code", t, r.copy())
             z = self._lif("head.in", lifs, r[:, ro, :], t, sink)
             y = self._xbar("head", z, sample_ids, t, sink)
-            logits += y
+            residual_add(logits, y, 32)  # spec 5.4: a saturating int32 accumulator over T (held in int64)
             if sink is not None and "logits" in sink.signals:
                 sink("head/logits_t", t, y.copy())
         if not arch.readout_tokens:

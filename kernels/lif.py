@@ -128,7 +128,8 @@ def lif_update_batch(v_code, y_code, y_col0, theta_code, leak_shift, reset, widt
 
 @njit(cache=True)
 def residual_add(r_code, y_code, width):
-    """Residual stream update ``r <- sat_s(r + y, width)`` in place (spec 5.2).
+    """Residual stream update ``r <- sat_s(r + y, width)`` in place (spec 5.2; also the saturating int32
+    logit accumulator of spec 5.4).
 
     =========  ======  =============================================
     signal     width   type

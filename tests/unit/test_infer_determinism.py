@@ -84,3 +84,23 @@ def test_runner_reuses_buffers_safely(model_path):
     sink = Keep()
     assert np.array_equal(shared.run_batch(x[:5], ids[:5], sink), Runner(chip, timesteps=3).run_batch(x[:5], ids[:5]))
     assert sink.n > 0
+
+
+def test_logits_saturate_as_an_int32_accumulator():
+    """Spec 5.4: logits are summed over T in int32 (saturating, spec 1.1).  With 32-bit head outputs forced to
+    their maximum every step, the sum stops at 2^31 - 1 instead of growing to T (2^31 - 1)."""
+    from bittrue.compile import compile_model
+    from bittrue.config import HardwareConfig
+    from bittrue.program import program
+    from bittrue.run import Runner
+
+    arch = ARCHITECTURES["digits"]
+    cfg = HardwareConfig.from_dict({"lif": {"width": 32, "frac_bits": 8}}).validate()
+    chip = program(compile_model(random_float_model(arch, seed=3, threshold=0.5), cfg, None), "ideal")
+    head = next(lay for lay in chip.layers if lay.name == "head")
+    head.b_code[:] = (1 << 61)  # (acc M + B) >> S saturates at 2^31 - 1 in every step
+    head.b_code[0] = -(1 << 61)  # ... and class 0 at -2^31
+    x = np.zeros((2, arch.n_patches, arch.token_features), np.uint8)
+    logits = Runner(chip, timesteps=3).run_batch(x, np.arange(2, dtype=np.int64))
+    assert logits[:, 1:].tolist() == [[(1 << 31) - 1] * (arch.n_classes - 1)] * 2
+    assert logits[:, 0].tolist() == [-(1 << 31)] * 2
