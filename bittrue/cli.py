@@ -54,6 +54,18 @@ def _nonneg_int(text: str) -> int:
     return v
 
 
+def _seed(text: str) -> int:
+    """A seed: an unsigned 64-bit integer, decimal (leading zeros allowed) or 0x... hex."""
+    t = str(text).strip()
+    try:
+        v = int(t, 10) if t.isdigit() else int(t, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use a decimal or 0x hex integer") from None
+    if not 0 <= v < 1 << 64:
+        raise argparse.ArgumentTypeError(f"seed {text!r} outside 0..2^64-1")
+    return v
+
+
 def _pos_int(text: str) -> int:
     v = _nonneg_int(text)
     if v < 1:
@@ -83,7 +95,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=_nonneg_int, default=None,
+    p.add_argument("--seed", type=_seed, default=None,
                    help="root seed (uint64) of every LFSR and the output-noise generator "
                         "(default: run.root_seed of the hardware configuration, 0)")
     p.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
@@ -106,7 +118,7 @@ def _device_opts(p: argparse.ArgumentParser, with_float: bool) -> None:
     p.add_argument("--drift-time", type=parse_time, default=None, metavar="T",
                    help="inference time after programming: seconds or 1s/1h/1d/1y (default: 1d)")
     p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
-    p.add_argument("--program-seed", type=_nonneg_int, default=0, help="seed of the device model (default 0)")
+    p.add_argument("--program-seed", type=_seed, default=0, help="seed of the device model (default 0)")
 
 
 def _data_opts(p: argparse.ArgumentParser) -> None:
@@ -287,6 +299,7 @@ def cmd_infer(args) -> int:
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
     t_warm = 0.0
+    done = 0  # samples already in a resumed log
     if args.device == "float":
         t_prep = time.perf_counter()
         logits = _float_logits(model, cfg, x, T, args.batch_size, args.quiet)
@@ -343,12 +356,19 @@ def cmd_infer(args) -> int:
             sink = MultiSink(writer, counter) if (writer is not None or counter is not None) else None
             with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
                 b.update(done)
-                for i in range(done, len(x), args.batch_size):
-                    j = min(len(x), i + args.batch_size)
-                    if writer is not None:
-                        writer.stage(x[i:j], labels[i:j])
-                    logits[i:j] = runner.run_batch(x[i:j], ids[i:j], sink)
-                    b.update(j - i)
+                try:
+                    for i in range(done, len(x), args.batch_size):
+                        j = min(len(x), i + args.batch_size)
+                        if writer is not None:
+                            writer.stage(x[i:j], labels[i:j])
+                        logits[i:j] = runner.run_batch(x[i:j], ids[i:j], sink)
+                        b.update(j - i)
+                except OSError as exc:
+                    if not args.resume:
+                        raise
+                    # a hard kill can leave a half-written, checksum-failing chunk in the partial log
+                    raise UsageError(f"--resume: partial log {partial_path(args.log)} is damaged ({exc}): start "
+                                     f"over with --force") from None
             if writer is not None:
                 writer.close()
         t_run = time.perf_counter() - t_prep
@@ -364,7 +384,8 @@ def cmd_infer(args) -> int:
         "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,
         "drift_time_s": drift, "drift_compensation": comp, "timesteps": T, "root_seed": cfg.run.root_seed,
         "program_seed": args.program_seed if args.device == "pcm" else None,
-        "images_per_s": len(labels) / t_run if t_run > 0 else None, "run_s": t_run,
+        "images_per_s": (len(labels) - done) / t_run if t_run > 0 and len(labels) > done else None,
+        "samples_run": len(labels) - done, "run_s": t_run,
         "prepare_s": t_prep - t0 - t_warm, "warmup_s": t_warm, "total_s": total, "config_hash": cfg.config_hash(), "model": arch.name,
         "log": args.log,
     }
@@ -386,7 +407,10 @@ def cmd_infer(args) -> int:
         print(f"dataset    {args.dataset}/{args.split}  samples {len(labels)} (from index {sel.start})")
         per = " query symbols (joint)" if labels.ndim > 1 else ""
         print(f"accuracy   {acc:.4f}  ({correct}/{labels.size}{per})")
-        print(f"throughput {res['images_per_s']:.1f} images/s  (run {t_run:.2f} s; compile+program "
+        ips = res["images_per_s"]
+        resumed = f", {res['samples_run']} run now" if done else ""
+        ips = "-" if ips is None else f"{ips:.1f}"
+        print(f"throughput {ips} images/s{resumed}  (run {t_run:.2f} s; compile+program "
               f"{t_prep - t0 - t_warm:.2f} s; JIT/warm-up {t_warm:.2f} s; total {total:.2f} s)")
         print(f"config     {cfg.config_hash()}  root seed {cfg.run.root_seed}")
         if mimo is not None:

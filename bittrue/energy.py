@@ -855,7 +855,7 @@ def tune_random_model(arch: Architecture, density: float = 0.15, *, seed: int = 
 # =============================================================================== CLI
 def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``energy`` subcommand to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
-    from .cli import _nonneg_int, _pos_int, parse_time
+    from .cli import _nonneg_int, _pos_int, _seed, parse_time
 
     p = subparsers.add_parser("energy", help="activity counts -> energy per inference, beside a digital baseline")
     p.add_argument("--model", default=None,
@@ -863,7 +863,7 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--random-model", default=None, metavar="ARCH",
                    help="instead of --model: a random model of ARCH (e.g. cifar10-vit-small) whose LIF threshold is "
                         "tuned to --density on random images")
-    p.add_argument("--model-seed", type=_nonneg_int, default=0, help="seed of --random-model's weights (default 0)")
+    p.add_argument("--model-seed", type=_seed, default=0, help="seed of --random-model's weights (default 0)")
     p.add_argument("--density", type=float, default=0.15,
                    help="target crossbar-input spike density of --random-model (default 0.15)")
     p.add_argument("--hardware", default=None, metavar="FILE.toml", help="hardware configuration (TOML)")
@@ -871,7 +871,7 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("ideal", "pcm"), default="pcm", help="device model (default pcm)")
     p.add_argument("--drift-time", type=parse_time, default=None, metavar="T", help="inference time (default 1d)")
     p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
-    p.add_argument("--program-seed", type=_nonneg_int, default=0, help="seed of the device model (default 0)")
+    p.add_argument("--program-seed", type=_seed, default=0, help="seed of the device model (default 0)")
     p.add_argument("--dataset", default="digits",
                    help="digits (default), mimo, or random (uniformly random 8-bit images of the model's shape)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
@@ -886,7 +886,7 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
                    help="no run: recount the spikes stored in a golden file / activation log (needs the encoder, "
                         "spikes and ssa signal groups); model and data options are then ignored")
     p.add_argument("--json", action="store_true", help="JSON on stdout (with the raw counts)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="root seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
     p.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
     return p

@@ -382,7 +382,7 @@ class GoldenWriter:
         a["config_json"] = chip.config.to_json()
         a["arch_json"] = chip.arch.to_json()
         a["root_seed"] = np.uint64(int(runner.root_seed))
-        a["program_seed"] = np.int64(chip.program_seed)
+        a["program_seed"] = np.uint64(chip.program_seed)
         a["device"] = chip.device
         a["drift_time_s"] = float(chip.t_inference_s)
         a["drift_compensation"] = bool(chip.drift_compensation)
@@ -928,9 +928,19 @@ def _check_chip(f, chip) -> tuple[str, Mismatch | None]:
 def verify(path: str | Path, *, batch_size: int = 64, progress: Callable[[int], None] | None = None) -> VerifyResult:
     """Replay a golden file on its own stored chip and compare every stored dataset.
 
-    Raises :class:`GoldenError` (exit 2) for files that cannot be checked; returns a
-    :class:`VerifyResult` whose ``mismatch`` is the first difference (exit 1) or None (exit 0).
+    Raises :class:`GoldenError` (exit 2) for files that cannot be checked, including corrupt ones (a failed
+    chunk checksum, a missing attribute, a dataset of the wrong type); returns a :class:`VerifyResult` whose
+    ``mismatch`` is the first difference (exit 1) or None (exit 0).
     """
+    try:
+        return _verify(path, batch_size=batch_size, progress=progress)
+    except ModelError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise GoldenError(f"{path}: corrupt or inconsistent file ({type(exc).__name__}: {exc})") from None
+
+
+def _verify(path, *, batch_size: int, progress) -> VerifyResult:
     from .run import SIGNALS, Runner, predict
 
     t0 = time.perf_counter()
@@ -950,10 +960,18 @@ def verify(path: str | Path, *, batch_size: int = 64, progress: Callable[[int], 
         if "sample_id" not in f["inputs"] or "feature_code" not in f["inputs"]:
             raise GoldenError(f"{path}: /inputs/feature_code and /inputs/sample_id are needed to replay")
         ids_ds, x_ds = f["inputs/sample_id"], f["inputs/feature_code"]
+        for ds in (ids_ds, x_ds):
+            if ds.dtype.kind not in "iu":
+                raise GoldenError(f"{path}: {ds.name} holds {ds.dtype} values; the schema stores integer codes")
         n = ids_ds.shape[0]
         index = signal_datasets(f)
         signals = frozenset(sig_json if sig_json is not None else SIGNALS) & set(SIGNALS)
-        for p, ds in index.items():
+        missing_out = [k for k in ("logits", "prediction") if k not in f["outputs"]]
+        if missing_out:
+            raise GoldenError(f"{path}: /outputs/{missing_out[0]} is missing (every golden file stores it)")
+        for p, ds in list(index.items()) + [(f"outputs/{k}", f["outputs"][k]) for k in ("logits", "prediction")]:
+            if ds.dtype.kind not in "iu":
+                raise GoldenError(f"{path}: {ds.name} holds {ds.dtype} values; the schema stores integer codes")
             if ds.shape[0] != n:
                 raise GoldenError(f"{path}: {ds.name} holds {ds.shape[0]} samples, /inputs/sample_id {n}")
             d = list(ds.attrs.get("dims", []))

@@ -87,19 +87,33 @@ def read_image(g) -> HardwareImage:
             x = g["layers"][key]
             name = str(x.attrs["name"])
             n_in, n_out = shapes[name]
+            what = f"hardware image layer {name}"
             vals = {f: (np.asarray(x[f][()], np.float64) if f in x else None) for f in _FLOAT_FIELDS}
             if vals["g_pos_uS"] is None:  # integer-only image (inside a chip): floats not needed to run
                 vals = {f: np.zeros((n_in, n_out) if f.startswith("g_") else n_out) for f in _FLOAT_FIELDS}
+            for f, v in vals.items():
+                want = (n_in, n_out) if f.startswith("g_") else (n_out,)
+                if v is None or v.shape != want:
+                    raise ModelError(f"{what}: {f} has shape {None if v is None else v.shape}, expected {want}")
+                if not np.all(np.isfinite(v)):
+                    raise ModelError(f"{what}: {f} holds NaN or Inf")
             n_ct = -(-n_out // cfg.tile.cols)
-            what = f"hardware image layer {name}"
             layers.append(LayerImage(name=name, layer_id=int(x.attrs["layer_id"]), n_in=n_in, n_out=n_out,
                                      i_fs_code=_int_array(x, "i_fs_code", what, (n_ct,), 1, 1 << 31),
                                      sigma_code=_int_array(x, "sigma_code", what, (n_ct,), 0,
                                                            SIGMA_CODE_LIMIT - 1), **vals))
+        missing = [n for n in shapes if n not in {lay.name for lay in layers}]
+        if missing:
+            raise ModelError(f"hardware image: layer {missing[0]} is missing")
         theta = {k: int(g["lif_theta_code"][k][()]) for k in g["lif_theta_code"]}
+        if set(theta) != set(arch.lif_names()):
+            raise ModelError(f"hardware image: LIF thresholds for {sorted(theta)}, the architecture has "
+                             f"{sorted(arch.lif_names())}")
+        lim = 1 << (cfg.lif.width - 1)
+        pos = _int_array(g, "pos_code", "hardware image", (arch.n_tokens, arch.dim), -lim, lim - 1)
+        cls = _int_array(g, "cls_code", "hardware image", (arch.dim,), -lim, lim - 1)
         return HardwareImage(arch=arch, config=cfg, layers=layers, lif_theta_code=theta,
-                             pos_code=np.asarray(g["pos_code"][()], np.int32),
-                             cls_code=np.asarray(g["cls_code"][()], np.int32),
+                             pos_code=pos.astype(np.int32), cls_code=cls.astype(np.int32),
                              model_sha256=str(g.attrs.get("model_sha256", "")))
     except ModelError:
         raise
@@ -113,7 +127,7 @@ def write_chip(g, chip: Chip, *, floats: bool = False, compression: str | None =
     g.attrs["device"] = chip.device
     g.attrs["t_inference_s"] = float(chip.t_inference_s)
     g.attrs["drift_compensation"] = bool(chip.drift_compensation)
-    g.attrs["program_seed"] = int(chip.program_seed)
+    g.attrs["program_seed"] = np.uint64(chip.program_seed)
     g.attrs["output_noise"] = bool(chip.output_noise)
     write_image(g.create_group("image", track_order=True), chip.image, floats=floats, compression=compression)
     gl = g.create_group("layers", track_order=True)
@@ -153,6 +167,9 @@ def read_chip(g) -> Chip:
                                     m_code=_int_array(x, "m_code", what, (im.n_out,), -m_max, m_max),
                                     b_code=_int_array(x, "b_code", what, (im.n_out,), -(1 << 62) + 1, (1 << 62) - 1),
                                     s_shift=s_shift, alpha=np.asarray(x["alpha"][()], np.float64)))
+        missing = [lay.name for lay in image.layers if lay.name not in {c.name for c in layers}]
+        if missing:
+            raise ModelError(f"chip: layer {missing[0]} has no conductance image")
         return Chip(image=image, layers=layers, device=str(g.attrs["device"]),
                     t_inference_s=float(g.attrs["t_inference_s"]),
                     drift_compensation=bool(g.attrs["drift_compensation"]),

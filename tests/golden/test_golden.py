@@ -254,6 +254,32 @@ def test_verify_bad_input(golden, tmp_path, capsys):
     assert _verify(minor, capsys)[0] == 0
 
 
+def test_verify_refuses_corrupt_or_incomplete_files(golden, tmp_path, capsys):
+    """Corrupt content gives one line and exit 2, never a traceback: a damaged compressed chunk, a missing
+    ``dims`` attribute, missing outputs, float data where the schema stores integer codes."""
+    def damage_chunk(p):
+        with h5py.File(p, "r") as f:
+            ds = _unit(f, "blocks.0.qkv")["adc_code"]
+            off = ds.id.get_chunk_info(0).byte_offset
+        with open(p, "r+b") as fh:
+            fh.seek(off + 8)
+            fh.write(b"\xff" * 16)
+    cases = [
+        (lambda f: _unit(f, "blocks.0.qkv")["adc_code"].attrs.__delitem__("dims"), "corrupt or inconsistent"),
+        (lambda f: f["outputs"].__delitem__("logits"), "/outputs/logits is missing"),
+        (lambda f: (f.__delitem__("outputs/prediction"),
+                    f.create_dataset("outputs/prediction", data=np.zeros(f["inputs/sample_id"].shape, np.float64))),
+         "integer codes"),
+    ]
+    for edit, msg in cases:
+        rc, _, err = _verify(_mutant(golden, tmp_path, edit), capsys)
+        assert rc == 2 and msg in err and "\n" not in err, err
+    p = _mutant(golden, tmp_path, lambda f: None)
+    damage_chunk(p)
+    rc, _, err = _verify(p, capsys)
+    assert rc == 2 and "corrupt" in err and "\n" not in err, err
+
+
 def test_verify_refuses_out_of_range_chip(golden, tmp_path, capsys):
     """A chip whose integers leave the ranges the kernels are exact in is refused (exit 2, one line), not run."""
     cases = [

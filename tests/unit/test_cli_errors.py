@@ -75,6 +75,10 @@ CASES = [
     ("limit out of range", ["infer", "--limit", "100000"], "--limit"),
     ("start out of range", ["infer", "--start", "5000"], "--start"),
     ("zero timesteps", ["infer", "--timesteps", "0"], "timesteps"),
+    ("seed above uint64", ["infer", "--seed", "18446744073709551616"], "0..2^64-1"),
+    ("program seed above uint64", ["golden", "--samples", "1", "-o", "{d}/g.h5", "--program-seed", "-1"],
+     "seed"),
+    ("seed not a number", ["infer", "--seed", "0xZZ"], "invalid seed"),
     ("unwritable log dir", ["infer", "--log", "{d}/no/such/dir/x.h5"], "does not exist"),
     ("log exists", ["infer", "--log", "{d}/exists.h5"], "--force"),
     ("resume without log", ["infer", "--resume"], "--log"),
@@ -137,3 +141,27 @@ def test_corrupt_config_files_raise_config_error_only(tmp_path_factory, data):
         assert "\n" not in str(exc)
     else:
         assert cfg.validate() is cfg
+
+
+def test_program_refuses_damaged_images(tmp_path):
+    """A hardware image with NaN floats, a missing layer or a wrongly shaped position code is refused by
+    ``program`` with one line and exit 2 (it used to write a chip with garbage multipliers)."""
+    from bittrue.cli import main
+
+    img = tmp_path / "img.h5"
+    assert main(["compile", "-o", str(img), "--quiet"]) == 0
+    edits = {
+        "nan": (lambda f: f["layers/02_blocks.0.proj/w_max"].__setitem__(0, np.nan), "NaN"),
+        "layer": (lambda f: f["layers"].__delitem__("02_blocks.0.proj"), "blocks.0.proj is missing"),
+        "pos": (lambda f: (f.__delitem__("pos_code"), f.create_dataset("pos_code", data=np.zeros((3, 3), np.int32))),
+                "pos_code has shape"),
+    }
+    for name, (edit, needle) in edits.items():
+        bad = tmp_path / f"bad-{name}.h5"
+        bad.write_bytes(img.read_bytes())
+        with h5py.File(bad, "r+") as f:
+            edit(f)
+        p = subprocess.run([sys.executable, "-m", "bittrue", "program", str(bad), "-o", str(tmp_path / f"c-{name}.h5")],
+                           capture_output=True, text=True, timeout=120)
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+        assert p.returncode == 2 and len(lines) == 1 and needle in lines[0], (name, p.stderr)

@@ -104,3 +104,15 @@ def test_logits_saturate_as_an_int32_accumulator():
     logits = Runner(chip, timesteps=3).run_batch(x, np.arange(2, dtype=np.int64))
     assert logits[:, 1:].tolist() == [[(1 << 31) - 1] * (arch.n_classes - 1)] * 2
     assert logits[:, 0].tolist() == [-(1 << 31)] * 2
+
+
+def test_seed_syntax():
+    """Seeds are unsigned 64-bit: decimal with leading zeros, 0x hex, up to 2^64 - 1."""
+    import argparse
+
+    from bittrue.cli import _seed
+
+    assert _seed("010") == 10 and _seed("0x10") == 16 and _seed(str(2**64 - 1)) == 2**64 - 1
+    for bad in ("-1", str(2**64), "1.5", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _seed(bad)
