@@ -115,6 +115,10 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
     cfg.validate()
     model.validate()
     arch = model.arch
+    for name, k in (("k_s", cfg.k_s(arch.d_k)), ("k_o", cfg.k_o(arch.n_tokens))):  # derived defaults too
+        if k.bit_length() - 1 > cfg.lfsr.width:
+            raise ConfigError(f"ssa.{name} = {k} (for {arch.name}) needs {k.bit_length() - 1}-bit draws, more than "
+                              f"lfsr.width = {cfg.lfsr.width}: raise lfsr.width or set ssa.{name}")
     t_cfg = cfg.tile
     layers: list[LayerImage] = []
     for lid, (name, (n_in, n_out)) in enumerate(arch.linear_shapes().items()):

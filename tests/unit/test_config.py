@@ -131,3 +131,18 @@ def test_output_noise_off_needs_no_noise_sigma():
     off = HardwareConfig.from_dict({**big, "pcm": {"output_noise": False}}).validate()
     img = compile_model(model, off, calibration_tokens(arch, 4))
     assert all(int(lay.sigma_code.max()) == 0 for lay in img.layers)
+
+
+def test_derived_ssa_saturation_must_fit_the_lfsr_draws():
+    """K_O derived from the token count (N rounded up to a power of two) needs log2(K_O)-bit draws; with more
+    than 2^width tokens the draws would be too narrow (biased comparators), so compile refuses it clearly."""
+    from bittrue.compile import compile_model
+    from bittrue.model import Architecture, random_float_model
+    from bittrue.modes import Mask
+
+    arch = Architecture(name="long", token_features=4, n_patches=300, dim=8, depth=1, heads=1, d_k=8, mlp=8,
+                        timesteps=1, n_classes=2, mask=Mask.DIAGONAL, cls_token=True)
+    model = random_float_model(arch, 0)
+    with pytest.raises(ConfigError, match="ssa.k_o = 512"):
+        compile_model(model, HardwareConfig.from_dict({"lfsr": {"width": 8}}).validate(), None)
+    compile_model(model, HardwareConfig.from_dict({"lfsr": {"width": 9}}).validate(), None)  # 9-bit draws fit
