@@ -127,29 +127,17 @@ def ssa_head(q_words, k_words, vt_words, mask, k_s, k_o, draw_s, draw_o,
     """
     n_q = q_words.shape[0]
     n_k = k_words.shape[0]
-    nw = q_words.shape[1]
     d_v = vt_words.shape[0]
     nwt = vt_words.shape[1]
     ks = np.int64(k_s)
     ko = np.int64(k_o)
-    kt = np.empty((nw, n_k), dtype=np.uint64)  # word-major copies: the inner loops run over tokens / channels
-    for j in range(n_k):
-        for w in range(nw):
-            kt[w, j] = k_words[j, w]
-    vtt = np.empty((nwt, d_v), dtype=np.uint64)
-    for c in range(d_v):
-        for w in range(nwt):
-            vtt[w, c] = vt_words[c, w]
+    kt = np.ascontiguousarray(k_words.T)  # word-major copies: the popcount loops run over tokens / channels
+    vtt = np.ascontiguousarray(vt_words.T)
     cnt = np.empty(n_k, dtype=np.int64)
     pc = np.empty(d_v, dtype=np.int64)
-    srow = np.empty(nwt, dtype=np.uint64)
+    srow = np.empty((1, nwt), dtype=np.uint64)
     for i in range(n_q):
-        cnt[:] = 0
-        for w in range(nw):
-            qw = q_words[i, w]
-            ktw = kt[w]
-            for j in range(n_k):
-                cnt[j] += popcount64(qw & ktw[j])
+        _and_popcounts(q_words[i], kt, cnt)
         c_row = c_out[i]
         s_row = s_out[i]
         ds_row = draw_s[i]
@@ -163,17 +151,8 @@ def ssa_head(q_words, k_words, vt_words, mask, k_s, k_o, draw_s, draw_o,
             else:
                 ok = True
             s_row[j] = np.uint8((np.int64(ds_row[j]) < cj) & ok)
-        for w in range(nwt):
-            word = np.uint64(0)
-            for bit in range(min(64, n_k - 64 * w)):
-                word |= np.uint64(s_row[64 * w + bit]) << np.uint64(bit)
-            srow[w] = word
-        pc[:] = 0
-        for w in range(nwt):
-            sw = srow[w]
-            vw = vtt[w]
-            for c in range(d_v):
-                pc[c] += popcount64(sw & vw[c])
+        pack_bits(s_out[i:i + 1], srow)
+        _and_popcounts(srow[0], vtt, pc)
         p_row = p_out[i]
         o_row = o_out[i]
         do_row = draw_o[i]
@@ -181,6 +160,18 @@ def ssa_head(q_words, k_words, vt_words, mask, k_s, k_o, draw_s, draw_o,
             pcc = min(pc[c], ko)
             p_row[c] = np.int32(pcc)
             o_row[c] = np.uint8(np.int64(do_row[c]) < pcc)
+
+
+@njit(cache=True, inline="always")
+def _and_popcounts(a_words, b_words_t, out):
+    """``out[j] = sum_w popcount(a_words[w] & b_words_t[w, j])``: one row's AND + popcount against every
+    column of a word-major matrix (the inner loop runs over ``j`` and vectorises)."""
+    out[:] = 0
+    for w in range(a_words.shape[0]):
+        a = a_words[w]
+        b_row = b_words_t[w]
+        for j in range(out.shape[0]):
+            out[j] += popcount64(a & b_row[j])
 
 
 @njit(cache=True)

@@ -401,48 +401,28 @@ def _timed_runs(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], x: np.ndarra
 
 def time_emulator(chip, x: np.ndarray, timesteps: int, batches=(32,), reps: int = 3) -> dict:
     """Images/s of ``Runner.run_batch`` for each batch size (best of ``reps``); checks bit-identical logits."""
-    from bittrue.run import Runner
-
-    runner = Runner(chip, timesteps=timesteps)
-    runner.run_batch(x[:2], np.arange(2, dtype=np.int64))  # JIT warm-up (cache load)
-    res, ref, identical = {}, None, True
-    for bs in batches:
-        logits_reps = []
-
-        def fn(xb, ib):
-            return runner.run_batch(xb, ib)
-
-        times = []
-        for _ in range(reps):
-            tt, lg = _timed_runs(fn, x, bs, 1)
-            times += tt
-            logits_reps.append(lg)
-        for lg in logits_reps:
-            if ref is None:
-                ref = lg
-            identical &= bool(np.array_equal(lg, ref))
-        res[bs] = _rate(times, len(x))
-    best_bs = max(res, key=lambda b: res[b]["img_s"])
-    return {"by_batch": res, "batch": best_bs, "img_s": res[best_bs]["img_s"],
-            "img_s_median": res[best_bs]["img_s_median"], "identical_logits": identical, "n_images": len(x),
-            "reps": reps}
+    return time_pair(chip, None, x, timesteps, emu_batches=batches, torch_batches=(), reps=reps)[0]
 
 
 def time_pair(chip, sim, x: np.ndarray, timesteps: int, emu_batches=(32,), torch_batches=(32,),
-              reps: int = 3) -> tuple[dict, dict]:
+              reps: int = 3) -> tuple[dict, dict | None]:
     """Emulator and torch simulation timed in alternation, repetition by repetition.
 
     On a shared VM the machine's speed drifts over minutes; timing all emulator repetitions and then all torch
     repetitions lets that drift into the ratio.  Here every repetition times each emulator batch size and then
     each torch batch size, so both see the same phases.  Returns ``(emu, torch)`` in the formats of
     :func:`time_emulator` and :func:`time_torch`, plus ``paired_ratio``: the median over repetitions of
-    (torch time / emulator time) at the two best batch sizes.
+    (torch time / emulator time) at the two best batch sizes.  With ``sim=None`` only the emulator is timed
+    and ``torch`` is None.
     """
     from bittrue.run import Runner
 
+    if sim is None:
+        torch_batches = ()
     runner = Runner(chip, timesteps=timesteps)
     runner.run_batch(x[:2], np.arange(2, dtype=np.int64))  # JIT warm-up (cache load)
-    sim.forward(x[:min(len(x), max(torch_batches))])  # allocator, kernels
+    if torch_batches:
+        sim.forward(x[:min(len(x), max(torch_batches))])  # allocator, kernels
     e_t = {bs: [] for bs in emu_batches}
     t_t = {bs: [] for bs in torch_batches}
     ref, identical = None, True
@@ -457,12 +437,14 @@ def time_pair(chip, sim, x: np.ndarray, timesteps: int, emu_batches=(32,), torch
             tt, _ = _timed_runs(lambda xb, ib: sim.forward(xb), x, bs, 1)
             t_t[bs] += tt
     e_res = {bs: _rate(t, len(x)) for bs, t in e_t.items()}
-    t_res = {bs: _rate(t, len(x)) for bs, t in t_t.items()}
     eb = max(e_res, key=lambda b: e_res[b]["img_s"])
-    tb = max(t_res, key=lambda b: t_res[b]["img_s"])
-    paired = float(np.median([t / e for e, t in zip(e_t[eb], t_t[tb])]))
     emu = {"by_batch": e_res, "batch": eb, "img_s": e_res[eb]["img_s"], "img_s_median": e_res[eb]["img_s_median"],
            "identical_logits": identical, "n_images": len(x), "reps": reps}
+    if not torch_batches:
+        return emu, None
+    t_res = {bs: _rate(t, len(x)) for bs, t in t_t.items()}
+    tb = max(t_res, key=lambda b: t_res[b]["img_s"])
+    paired = float(np.median([t / e for e, t in zip(e_t[eb], t_t[tb])]))
     tor = {"by_batch": t_res, "batch": tb, "img_s": t_res[tb]["img_s"], "img_s_median": t_res[tb]["img_s_median"],
            "n_images": len(x), "reps": reps, "paired_ratio": paired}
     return emu, tor
@@ -1021,12 +1003,9 @@ def scaling(ns=(17, 65, 257), ds=(64, 256, 512), *, density: float, timesteps: i
             est = (time.perf_counter() - t1) / batch
             n_img = int(np.clip(round(target_s / max(est, 1e-6) / batch), 1, 8)) * batch
             x = random_inputs(arch, n_img, density, seed=7)
-            if with_torch:  # in alternation, as the headline
-                sim = TorchSim(wl.model, wl.cfg, timesteps, weights=wl.weights)
-                emu, tt = time_pair(wl.chip, sim, x, timesteps, emu_batches=(batch,), torch_batches=(batch,),
-                                    reps=reps)
-            else:
-                emu = time_emulator(wl.chip, x, timesteps, batches=(batch,), reps=reps)
+            sim = TorchSim(wl.model, wl.cfg, timesteps, weights=wl.weights) if with_torch else None
+            emu, tt = time_pair(wl.chip, sim, x, timesteps, emu_batches=(batch,), torch_batches=(batch,),
+                                reps=reps)  # in alternation, as the headline
             row = {"N": n, "D": d, "heads": arch.heads, "mlp": arch.mlp, "n_images": n_img, "batch": batch,
                    "emu_ms_img": 1e3 / emu["img_s"], "adds_per_image": adds_per_image(
                        arch, kind_densities(emulator_densities(wl.chip, x[:4], timesteps)), timesteps),
