@@ -28,6 +28,10 @@ def _is_pow2(x: int) -> bool:
     return x > 0 and (x & (x - 1)) == 0
 
 
+#: The spec's default counter saturation K_S = K_O (spec 3.2, 3.4).
+SSA_K_DEFAULT = 16
+
+
 def next_pow2(x: int) -> int:
     """Smallest power of two >= x (x >= 1)."""
     return 1 << max(0, int(x - 1).bit_length())
@@ -52,10 +56,15 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class SSAConfig:
-    """Stochastic spiking attention engine (spec 3). 0 means the spec's derived default."""
+    """Stochastic spiking attention engine (spec 3.2, 3.4): counter saturations K_S and K_O.
 
-    k_s: int = 0  #: score counter saturation; 0 -> d_k rounded up to a power of two
-    k_o: int = 0  #: output counter saturation; 0 -> N rounded up to a power of two
+    Defaults are the authors' fixed normalisation ``S = Bern(clip(C/16))``, ``O = Bern(clip(P/16))``.  0 selects
+    the shape rule (K_S = d_k, K_O = N, each rounded up to a power of two).  The default K_S = 16 resolves to
+    d_k rounded up where d_k < 16 (spec 3.2); see :meth:`HardwareConfig.k_s`.
+    """
+
+    k_s: int = 16  #: score counter saturation; 0 -> d_k rounded up to a power of two
+    k_o: int = 16  #: output counter saturation; 0 -> N rounded up to a power of two
 
 
 @dataclass(frozen=True)
@@ -137,9 +146,19 @@ class HardwareConfig:
         return tuple(self.lfsr.taps) if self.lfsr.taps else LFSR_TAPS[self.lfsr.width]
 
     def k_s(self, d_k: int) -> int:
-        return self.ssa.k_s or next_pow2(d_k)
+        """Resolved K_S for head width ``d_k`` (spec 3.2).
+
+        ``ssa.k_s = 0``: d_k rounded up to a power of two.  The default 16 resolves to d_k rounded up where
+        d_k < 16 (a score counter never exceeds d_k).  Any other value is taken as given.
+        """
+        if self.ssa.k_s == 0:
+            return next_pow2(d_k)
+        if self.ssa.k_s == SSA_K_DEFAULT:
+            return min(SSA_K_DEFAULT, next_pow2(d_k))
+        return self.ssa.k_s
 
     def k_o(self, n_tokens: int) -> int:
+        """Resolved K_O for ``n_tokens`` tokens (spec 3.4): ``ssa.k_o``, or N rounded up where it is 0."""
         return self.ssa.k_o or next_pow2(n_tokens)
 
     # ------------------------------------------------------------------ validation

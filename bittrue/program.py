@@ -9,7 +9,7 @@ For each device (every G+ and G- of every crossbar) with target ``g_T``, in this
 2. drift: ``g_D = g_P ((t + t0) / t0)^(-nu)``, ``nu = |mu + sigma xi|``, ``mu``, ``sigma`` clipped
    affine functions of ``ln g`` (``g = max(g_T / g_max, 1e-7)`` as in aihwkit);
 3. 1/f read noise frozen at t: ``g = max(0, g_D + |g_D| Q sqrt(ln((t + t0 + t_r)/(2 t_r))) xi)``,
-   ``Q = min(c / max(g^e, 1e-3), Q_max)``.
+   ``Q = min(c / max(g^e, 1e-3), Q_max)`` with ``g = g_P / g_max`` the *programmed* conductance (as aihwkit).
 
 The conductances are then quantised once to the integer image (units ``g_max / 2^g_bits``); from
 here on everything is integer.  Global drift compensation (per column-tile group): the gain
@@ -19,6 +19,7 @@ the requantisation multiplier.  ``device="ideal"`` skips 1-3 and the output nois
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,32 +72,45 @@ class Chip:
         raise KeyError(name)
 
 
-def _device_conductance(g_t: np.ndarray, p: PCMConfig, t_s: float, rng: np.random.Generator
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(g at programming, g at time t) in uS for stacked targets g_t (2, in, out)."""
+def device_conductance(g_t, p: PCMConfig, t_s: float, xi_p, xi_d, xi_r):
+    """(g at programming, g at time t) in uS of targets ``g_t`` (uS), given the three standard-normal draws.
+
+    The spec-4.4 device model as one formula for numpy arrays and torch tensors alike (the training-time noise
+    of ``tools/_torch_hw.py`` calls this same function with torch tensors, so the two cannot drift apart).
+    ``xi_p``, ``xi_d``, ``xi_r`` are the programming, drift-exponent and read-noise draws, shaped like ``g_t``
+    (a training run passes them scaled).  As in aihwkit's ``PCMLikeNoiseModel``: the drift coefficients come
+    from the target (``g = max(g_T / g_max, 1e-7)``), the 1/f factor Q from the *programmed* conductance
+    ``g_P / g_max``, and the read noise is applied at every t (its log argument is at least 1).
+    """
     g_max = p.g_max_uS
     g_rel = g_t / g_max
-    xi_p = rng.standard_normal(g_t.shape)
     if p.programming_noise:
         sig = p.prog_noise_c0_uS + p.prog_noise_c1_uS * g_rel + p.prog_noise_c2_uS * g_rel ** 2
-        g_p = np.maximum(0.0, g_t + np.maximum(sig, 0.0) * xi_p)
+        g_p = (g_t + sig.clip(0.0, None) * xi_p).clip(0.0, None)
     else:
-        g_p = g_t.copy()
-    xi_d = rng.standard_normal(g_t.shape)
+        g_p = g_t * 1.0
     g_now = g_p
     if p.drift and t_s > 0:
-        lg = np.log(np.maximum(g_rel, 1e-7))
-        mu = np.clip(p.drift_mu_slope * lg + p.drift_mu_offset, p.drift_mu_min, p.drift_mu_max)
-        sd = np.clip(p.drift_sigma_slope * lg + p.drift_sigma_offset, p.drift_sigma_min, p.drift_sigma_max)
-        nu = np.abs(mu + sd * xi_d)
+        lg = (g_rel.clip(1e-7, None)).log() if hasattr(g_rel, "log") else np.log(np.maximum(g_rel, 1e-7))
+        mu = (p.drift_mu_slope * lg + p.drift_mu_offset).clip(p.drift_mu_min, p.drift_mu_max)
+        sd = (p.drift_sigma_slope * lg + p.drift_sigma_offset).clip(p.drift_sigma_min, p.drift_sigma_max)
+        nu = abs(mu + sd * xi_d)
         g_now = g_p * ((t_s + p.t0_s) / p.t0_s) ** (-nu)
-    xi_r = rng.standard_normal(g_t.shape)
     if p.read_noise:
-        gr = np.maximum(g_rel, 0.0)
-        q = np.minimum(p.read_noise_q / np.maximum(gr ** p.read_noise_exp, 1e-3), p.read_noise_q_max)
+        gp_rel = abs(g_p) / g_max
+        q = (p.read_noise_q / (gp_rel ** p.read_noise_exp).clip(1e-3, None)).clip(None, p.read_noise_q_max)
         arg = max((t_s + p.t0_s + p.t_read_s) / (2 * p.t_read_s), 1.0)
-        g_now = np.maximum(0.0, g_now + np.abs(g_now) * q * np.sqrt(np.log(arg)) * xi_r)
+        g_now = (g_now + abs(g_now) * q * math.sqrt(math.log(arg)) * xi_r).clip(0.0, None)
     return g_p, g_now
+
+
+def _device_conductance(g_t: np.ndarray, p: PCMConfig, t_s: float, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(g at programming, g at time t) in uS for stacked targets g_t (2, in, out); draws in a fixed order."""
+    xi_p = rng.standard_normal(g_t.shape)
+    xi_d = rng.standard_normal(g_t.shape)
+    xi_r = rng.standard_normal(g_t.shape)
+    return device_conductance(g_t, p, t_s, xi_p, xi_d, xi_r)
 
 
 def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig) -> tuple[np.ndarray, np.ndarray, int]:

@@ -55,36 +55,38 @@ class LIF(torch.nn.Module):
         return s
 
 
-def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float) -> torch.Tensor:
+def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float, pcm=None, tile_cols: int = 256,
+                     per_tile: bool = False) -> torch.Tensor:
     """Noise to add to ``w`` (in, out) so that ``w + noise`` is ``w`` programmed on PCM and read at ``t_s``.
 
-    Per-column mapping to G+/G- (spec 4.3), programming noise, drift with per-device exponents, 1/f read noise
-    (each stochastic term scaled by ``scale``; 0 gives the drift mean only) and global drift compensation.
+    The numpy device model of ``bittrue.program`` in torch, from the same ``PCMConfig`` (default: the spec's):
+    mapping to G+/G- (spec 4.3; per column, or per tile of ``tile_cols`` columns with ``per_tile``),
+    ``bittrue.program.device_conductance`` itself (programming noise, drift with per-device nu, 1/f read
+    noise; each standard-normal draw scaled by ``scale``, 0 gives the drift mean only) and global drift
+    compensation with the same granularity as ``program``: one gain per column tile, the sum of both
+    polarities' conductances at programming over their sum at ``t_s``.  Not quantised (training only).
     """
+    from bittrue.config import PCMConfig
+    from bittrue.program import device_conductance
+
+    pcm = PCMConfig() if pcm is None else pcm
     with torch.no_grad():
+        n_out = w.shape[1]
         wmax = w.abs().amax(0, keepdim=True).clamp_min(1e-12)
-        t, t0, tr = t_s, 20.0, 250e-9
-
-        def device(g):
-            sig = (0.26348 + 1.9650 * g - 1.1731 * g * g) / 25.0
-            g_prog = (g + scale * sig * torch.randn_like(g)).clamp_min(0)
-            if t <= 0:
-                return g_prog, g_prog
-            lg = torch.log(g.clamp_min(1e-6))
-            mu = (-0.0155 * lg + 0.0244).clamp(0.049, 0.1)
-            sd = (-0.0125 * lg - 0.0059).clamp(0.008, 0.045)
-            nu = (mu + scale * sd * torch.randn_like(g)).abs()
-            g_d = g_prog * ((t + t0) / t0) ** (-nu)
-            q = (0.0088 / (g_d.abs() ** 0.65).clamp_min(1e-3)).clamp_max(0.2)
-            rn = math.sqrt(math.log((t + t0 + tr) / (2 * tr)))
-            g_r = (g_d + g_d.abs() * scale * q * rn * torch.randn_like(g)).clamp_min(0)
-            return g_prog, g_r
-
-        pp, pt = device(w.clamp_min(0) / wmax)
-        mp, mt = device((-w).clamp_min(0) / wmax)
-        w_prog, w_t = pp - mp, pt - mt
-        alpha = w_prog.sum(0).abs().sum() / w_t.sum(0).abs().sum().clamp_min(1e-12)
-        return w_t * alpha * wmax - w
+        if per_tile:
+            for c0 in range(0, n_out, tile_cols):
+                wmax[:, c0:c0 + tile_cols] = wmax[:, c0:c0 + tile_cols].amax()
+        g_t = torch.stack([w.clamp_min(0), (-w).clamp_min(0)]) / wmax * pcm.g_max_uS
+        xi = [scale * torch.randn_like(g_t) for _ in range(3)]
+        g_p, g_now = device_conductance(g_t, pcm, float(t_s), *xi)
+        if pcm.drift_compensation:
+            for c0 in range(0, n_out, tile_cols):
+                sp = g_p[:, :, c0:c0 + tile_cols].sum()
+                st = g_now[:, :, c0:c0 + tile_cols].sum()
+                if st > 0:
+                    g_now[:, :, c0:c0 + tile_cols] *= sp / st
+        w_t = (g_now[0] - g_now[1]) / pcm.g_max_uS * wmax
+        return w_t - w
 
 
 def hw_linear_class(state, args):
@@ -112,7 +114,8 @@ def hw_linear_class(state, args):
             hw = self.training and state.noise > 0
             if hw and args.pcm_noise > 0:
                 if getattr(self, "_noise_id", None) != state.forward_id:
-                    self._noise = pcm_weight_noise(w, state.noise * args.pcm_noise, args.pcm_time)
+                    self._noise = pcm_weight_noise(w, state.noise * args.pcm_noise, args.pcm_time,
+                                                   getattr(state, "pcm", None), getattr(state, "tile_cols", 256))
                     self._noise_id = state.forward_id
                 w = w + self._noise
             y = x @ w

@@ -33,7 +33,15 @@ def test_spec_defaults(section, name, value):
 def test_derived_defaults():
     cfg = HardwareConfig()
     assert cfg.lfsr_taps() == (16, 14, 13, 11)
-    assert cfg.k_s(16) == 16 and cfg.k_s(12) == 16 and cfg.k_o(17) == 32 and cfg.k_o(65) == 128
+    # spec 3.2 / 3.4: K_S = K_O = 16 by default, K_S = d_k rounded up where d_k < 16
+    assert cfg.ssa.k_s == 16 and cfg.ssa.k_o == 16
+    assert cfg.k_s(16) == 16 and cfg.k_s(64) == 16 and cfg.k_s(12) == 16 and cfg.k_s(8) == 8 and cfg.k_s(5) == 8
+    assert cfg.k_o(17) == 16 and cfg.k_o(65) == 16 and cfg.k_o(4) == 16
+    # 0 selects the shape rule (d_k, N rounded up); other powers of two are taken as given
+    shape = HardwareConfig.from_dict({"ssa": {"k_s": 0, "k_o": 0}})
+    assert shape.k_s(16) == 16 and shape.k_s(12) == 16 and shape.k_o(17) == 32 and shape.k_o(65) == 128
+    given = HardwareConfig.from_dict({"ssa": {"k_s": 32, "k_o": 8}})
+    assert given.k_s(8) == 32 and given.k_o(65) == 8
 
 
 def test_toml_round_trip(tmp_path):
@@ -144,5 +152,6 @@ def test_derived_ssa_saturation_must_fit_the_lfsr_draws():
                         timesteps=1, n_classes=2, mask=Mask.DIAGONAL, cls_token=True)
     model = random_float_model(arch, 0)
     with pytest.raises(ConfigError, match="ssa.k_o = 512"):
-        compile_model(model, HardwareConfig.from_dict({"lfsr": {"width": 8}}).validate(), None)
-    compile_model(model, HardwareConfig.from_dict({"lfsr": {"width": 9}}).validate(), None)  # 9-bit draws fit
+        compile_model(model, HardwareConfig.from_dict({"lfsr": {"width": 8}, "ssa": {"k_o": 0}}).validate(), None)
+    # 9-bit draws fit
+    compile_model(model, HardwareConfig.from_dict({"lfsr": {"width": 9}, "ssa": {"k_o": 0}}).validate(), None)
