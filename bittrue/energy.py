@@ -57,13 +57,11 @@ import numpy as np
 
 from .config import HardwareConfig, read_toml
 from .kernels.lfsr import lfsr_count
+from . import netlist as nl
 from .model import Architecture
 
 TABLE_FORMAT = "bittrue-energy-table"
 TABLE_MAJOR = "1"
-
-#: crossbar layer fed by each LIF population's spikes (suffix of ``lif.blocks.b.<x>``)
-_LIF_FEEDS = {"in": "qkv", "mlp_in": "mlp1", "h": "mlp2"}
 
 #: energy categories of XPK-1 and of the baseline, in report order
 XPK1_CATEGORIES = ("pcm_read", "adc", "psum_requant", "lif", "ssa_logic", "lfsr", "encoder_compare",
@@ -113,23 +111,12 @@ class ActivityCounts:
 def crossbar_inputs(arch: Architecture) -> dict[str, int]:
     """Crossbar layer name -> tokens it converts per time step (``n_patches``, ``N``, or the readout tokens:
     1 for a CLS readout, the query tokens of a decoder)."""
-    out = {"embed": arch.n_patches}
-    for b in range(arch.depth):
-        for nm in ("qkv", "proj", "mlp1", "mlp2"):
-            out[f"blocks.{b}.{nm}"] = arch.n_tokens
-    out["head"] = arch.n_readout
-    return out
+    return {name: op.tokens for name, op in nl.crossbars(arch).items()}
 
 
 def lif_sizes(arch: Architecture) -> dict[str, tuple[int, int]]:
     """LIF population name -> (tokens, width)."""
-    out = {}
-    for b in range(arch.depth):
-        for nm in ("in", "q", "k", "v", "mlp_in"):
-            out[f"blocks.{b}.{nm}"] = (arch.n_tokens, arch.dim)
-        out[f"blocks.{b}.h"] = (arch.n_tokens, arch.mlp)
-    out["head.in"] = (arch.n_readout, arch.dim)
-    return out
+    return {name: (op.tokens, op.n_out) for name, op in nl.lifs(arch).items()}
 
 
 def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
@@ -169,21 +156,25 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
         if name == "head":
             c["logit_adds"] = arch.n_readout * arch.n_classes * k
         sites[name] = c
-    for name, (t_, w) in lif_sizes(arch).items():
-        upd = t_ * w * k
-        extra = upd * w_lif if name.endswith(".in") or name.endswith(".mlp_in") else 0
-        sites[f"lif.{name}"] = {"lif_updates": upd, "buffer_bits_written": upd,
-                                "state_bits": 2 * w_lif * upd + extra}
     n_reg_s = int(lfsr_count(sh, N, N))
     n_reg_o = int(lfsr_count(sh, N, dk))
-    for b in range(arch.depth):
-        sites[f"blocks.{b}.ssa"] = {
-            "lfsr_steps": H * (n_reg_s * (spd or bits_s) + n_reg_o * (spd or bits_o)) * k,
-            "and_evals_score": H * N * N * dk * k, "and_evals_output": H * N * N * dk * k,
-            "comparator_ops_score": H * N * N * k, "comparator_ops_output": H * N * dk * k,
-            "buffer_bits_read": 3 * N * D * k, "buffer_bits_written": N * D * k}
-        sites[f"blocks.{b}.residual"] = {"residual_adds": 2 * N * D * k, "state_bits": 2 * w_lif * 2 * N * D * k}
-    sites["embed.residual"] = {"residual_adds": N * D * k, "state_bits": 2 * w_lif * N * D * k}
+    for op in nl.netlist(arch):
+        if op.kind == nl.LIF:
+            upd = op.tokens * op.n_out * k
+            extra = upd * w_lif if op.src[0] == nl.RESIDUAL else 0  # the residual stream read
+            sites[f"lif.{op.name}"] = {"lif_updates": upd, "buffer_bits_written": upd,
+                                       "state_bits": 2 * w_lif * upd + extra}
+        elif op.kind == nl.SSA:
+            sites[op.name] = {
+                "lfsr_steps": H * (n_reg_s * (spd or bits_s) + n_reg_o * (spd or bits_o)) * k,
+                "and_evals_score": H * N * N * dk * k, "and_evals_output": H * N * N * dk * k,
+                "comparator_ops_score": H * N * N * k, "comparator_ops_output": H * N * dk * k,
+                "buffer_bits_read": 3 * N * D * k, "buffer_bits_written": N * D * k}
+        elif op.kind in (nl.ADD, nl.EMBED):
+            site = "embed.residual" if op.kind == nl.EMBED else f"{nl.block_name(op)}.residual"
+            c = sites.setdefault(site, {"residual_adds": 0, "state_bits": 0})
+            c["residual_adds"] += op.tokens * op.n_out * k
+            c["state_bits"] += 2 * w_lif * op.tokens * op.n_out * k
     return sites
 
 
@@ -223,7 +214,10 @@ class ActivityCounter:
         self._data: dict[str, dict[str, int]] = {}
         self._active: dict[str, np.ndarray] = {
             name: np.zeros(_ceil_div(n_in, self.rows), dtype=object) for name, (n_in, _) in self._shapes.items()}
-        self._qkv: dict[int, dict[str, np.ndarray]] = {}
+        self._feeds = {op.src[0]: name for name, op in nl.crossbars(arch).items()}  #: signal -> crossbar it drives
+        #: q / k / v spike signal -> (SSA unit, "q" | "k" | "v")
+        self._ssa_in = {src: (op.name, "qkv"[i]) for op in nl.ops_of(arch, nl.SSA) for i, src in enumerate(op.src)}
+        self._qkv: dict[str, dict[str, np.ndarray]] = {}
 
     # ---------------------------------------------------------------- sink protocol
     def begin_batch(self, sample_ids: np.ndarray) -> None:
@@ -247,47 +241,39 @@ class ActivityCounter:
         site, _, sig = path.rpartition("/")
         if path == "encoder/spikes":
             self._add("encoder", "spikes", np.count_nonzero(data))
-            self._crossbar("embed", data)
         elif sig == "spikes" and site.startswith("lif."):
-            name = site[4:]
             self._add(site, "spikes", np.count_nonzero(data))
-            if name == "head.in":
-                self._crossbar("head", data)
-                return
-            blk, _, kind = name.rpartition(".")
-            if kind in _LIF_FEEDS:
-                self._crossbar(f"{blk}.{_LIF_FEEDS[kind]}", data)
-            elif kind in ("q", "k", "v"):
-                b = int(blk.split(".")[1])
-                self._qkv.setdefault(b, {})[kind] = np.array(data, dtype=np.int64)
+            if path in self._ssa_in:
+                unit, kind = self._ssa_in[path]
+                self._qkv.setdefault(unit, {})[kind] = np.array(data, dtype=np.int64)
                 if kind == "k":
-                    self._score_increments(b)
+                    self._score_increments(unit)
         elif sig == "s_spikes":
-            b = int(site.split(".")[1])
             s = np.asarray(data)
             self._add(site, "spikes_score", np.count_nonzero(s))
-            self._output_increments(b, s)
+            self._output_increments(site, s)
         elif sig == "o_spikes":
-            b = int(site.split(".")[1])
-            o = np.asarray(data)  # (B, H, N, d_k) -> heads concatenated (B, N, H * d_k)
+            o = np.asarray(data)  # (B, H, N, d_k) -> heads concatenated (B, N, H * d_k), as the crossbar sees it
             self._add(site, "spikes_output", np.count_nonzero(o))
-            self._crossbar(f"blocks.{b}.proj", o.transpose(0, 2, 1, 3).reshape(o.shape[0], o.shape[2], -1))
+            data = o.transpose(0, 2, 1, 3).reshape(o.shape[0], o.shape[2], -1)
+        if path in self._feeds:
+            self._crossbar(self._feeds[path], data)
 
     def _heads(self, x: np.ndarray) -> np.ndarray:
         """(B, N, D) -> (B, H, N, d_k)."""
         nb, n, _ = x.shape
         return x.reshape(nb, n, self.arch.heads, self.arch.d_k).transpose(0, 2, 1, 3)
 
-    def _score_increments(self, b: int) -> None:
+    def _score_increments(self, unit: str) -> None:
         # sum_{i,j} sum_d q[i,d] k[j,d] = sum_d (sum_i q[i,d]) (sum_j k[j,d]), per sample and head
-        q, k = self._qkv[b]["q"], self._qkv[b]["k"]
-        self._add(f"blocks.{b}.ssa", "counter_increments_score", int((q.sum(axis=1) * k.sum(axis=1)).sum()))
+        q, k = self._qkv[unit]["q"], self._qkv[unit]["k"]
+        self._add(unit, "counter_increments_score", int((q.sum(axis=1) * k.sum(axis=1)).sum()))
 
-    def _output_increments(self, b: int, s: np.ndarray) -> None:
+    def _output_increments(self, unit: str, s: np.ndarray) -> None:
         # sum_{i,j,c} S[i,j] v[j,c] = sum_j (sum_i S[i,j]) (sum_c v[j,c]), per sample and head
-        v = self._heads(self._qkv[b]["v"])  # (B, H, N, d_k)
+        v = self._heads(self._qkv[unit]["v"])  # (B, H, N, d_k)
         col = np.asarray(s, dtype=np.int64).sum(axis=2)  # (B, H, N_k)
-        self._add(f"blocks.{b}.ssa", "counter_increments_output", int((col * v.sum(axis=3)).sum()))
+        self._add(unit, "counter_increments_output", int((col * v.sum(axis=3)).sum()))
 
     # ---------------------------------------------------------------- result
     def counts(self) -> ActivityCounts:
@@ -305,9 +291,9 @@ class ActivityCounter:
         for name in lif_sizes(self.arch):
             sites[f"lif.{name}"].setdefault("spikes", 0)
         sites["encoder"].setdefault("spikes", 0)
-        for b in range(self.arch.depth):
+        for op in nl.ops_of(self.arch, nl.SSA):
             for c in ("counter_increments_score", "counter_increments_output", "spikes_score", "spikes_output"):
-                sites[f"blocks.{b}.ssa"].setdefault(c, 0)
+                sites[op.name].setdefault(c, 0)
         return ActivityCounts(arch=self.arch, config=self.cfg, timesteps=self.T, n_samples=self.n_samples,
                               sites=sites, tiles=tiles)
 
@@ -367,12 +353,13 @@ class MultiSink:
 
 def golden_signal_order(arch: Architecture) -> list[str]:
     """The signals :class:`ActivityCounter` needs, in the order the runner emits them in one step."""
-    order = ["encoder/spikes"]
-    for b in range(arch.depth):
-        p = f"blocks.{b}"
-        order += [f"lif.{p}.in/spikes", f"lif.{p}.q/spikes", f"lif.{p}.k/spikes", f"lif.{p}.v/spikes",
-                  f"{p}.ssa/s_spikes", f"{p}.ssa/o_spikes", f"lif.{p}.mlp_in/spikes", f"lif.{p}.h/spikes"]
-    return order + ["lif.head.in/spikes"]
+    order = []
+    for op in nl.netlist(arch):
+        if op.kind in (nl.ENCODER, nl.LIF):
+            order.append(op.dst)
+        elif op.kind == nl.SSA:
+            order += [f"{op.name}/s_spikes", f"{op.name}/o_spikes"]
+    return order
 
 
 def counts_from_golden(path: str | Path, batch_size: int = 64) -> ActivityCounts:
@@ -619,7 +606,7 @@ def xpk1_energy(counts: ActivityCounts, tab: EnergyTable) -> dict[str, Any]:
         for k, v in e.items():
             by_cat[k] += v / n * 1e-3
     total = sum(by_cat.values())
-    order = ["input"] + [f"blocks.{b}" for b in range(counts.arch.depth)] + ["head"]
+    order = nl.block_names(counts.arch)
     return {"energy_per_inference_nJ": total, "by_category_nJ": by_cat,
             "by_block_nJ": {k: by_block.get(k, 0.0) for k in order}, "by_site_nJ": by_site}
 
@@ -638,8 +625,7 @@ def baseline_counts(arch: Architecture, tab: EnergyTable | None = None) -> dict[
     bl = tab.section("baseline")
     a_bits, w_bits, r_bits, s_bits = (int(bl["activation_bits"]), int(bl["weight_bits"]), int(bl["residual_bits"]),
                                       int(bl["score_bits"]))
-    N, NP, F, D, H, dk, M, C = (arch.n_tokens, arch.n_patches, arch.token_features, arch.dim, arch.heads, arch.d_k,
-                                arch.mlp, arch.n_classes)
+    N, D, H, dk = arch.n_tokens, arch.dim, arch.heads, arch.d_k
     sites: dict[str, dict[str, int]] = {}
 
     def matmul(site: str, rows: int, n_in: int, n_out: int, weights: bool = True, in_bits: int = a_bits,
@@ -665,31 +651,30 @@ def baseline_counts(arch: Architecture, tab: EnergyTable | None = None) -> dict[
         d["act_bits_read"] = d.get("act_bits_read", 0) + rows * D * (r_bits + a_bits)
         d["act_bits_written"] = d.get("act_bits_written", 0) + rows * D * r_bits
 
-    matmul("embed", NP, F, D)
-    residual("embed.residual", N)
-    for b in range(arch.depth):
-        p = f"blocks.{b}"
-        layernorm(f"{p}.ln1", N)
-        matmul(f"{p}.qkv", N, D, 3 * D)
-        # Q K^T: per head N x N scores, d_k MACs each; Q and K read once, scores written in FP16
-        sites[f"{p}.attn_scores"] = {"macs": H * N * N * dk, "requants": H * N * N,
-                                     "act_bits_read": 2 * N * D * a_bits, "act_bits_written": H * N * N * s_bits}
-        # softmax per row of N: max (N compares), N subtracts, N exps, N adds, 1 reciprocal, N mults
-        sites[f"{p}.softmax"] = {"sm_fp16_adds": H * N * 3 * N, "sm_fp16_mults": H * N * N, "sm_exps": H * N * N,
-                                 "sm_reciprocals": H * N, "act_bits_read": H * N * N * s_bits,
-                                 "act_bits_written": H * N * N * a_bits}
-        sites[f"{p}.attn_av"] = {"macs": H * N * N * dk, "requants": N * D,
-                                 "act_bits_read": H * N * N * a_bits + N * D * a_bits,
-                                 "act_bits_written": N * D * a_bits}
-        matmul(f"{p}.proj", N, D, D)
-        residual(f"{p}.residual", N)
-        layernorm(f"{p}.ln2", N)
-        matmul(f"{p}.mlp1", N, D, M)
-        sites[f"{p}.gelu"] = {"gelu": N * M}
-        matmul(f"{p}.mlp2", N, M, D)
-        residual(f"{p}.residual", N)
-    layernorm("head.ln", arch.n_readout)
-    matmul("head", arch.n_readout, D, C)
+    # the same netlist, each XPK-1 op replaced by its digital ANN counterpart
+    for op in nl.netlist(arch):
+        p = nl.block_name(op)
+        if op.kind == nl.XBAR:
+            matmul(op.name, op.tokens, op.n_in, op.n_out)
+        elif op.kind == nl.EMBED:
+            residual("embed.residual", N)
+        elif op.kind == nl.ADD:
+            residual(f"{p}.residual", N)
+        elif op.kind == nl.LIF and op.src[0] == nl.RESIDUAL:  # a LIF reading the residual stream: a LayerNorm
+            layernorm("head.ln" if op.readout else f"{p}.{'ln1' if op.name.endswith('.in') else 'ln2'}", op.tokens)
+        elif op.kind == nl.LIF and nl.producer(arch, op.src[0]).n_out == op.n_out:  # a whole layer's neurons
+            sites[f"{p}.gelu"] = {"gelu": op.tokens * op.n_out}
+        elif op.kind == nl.SSA:
+            # Q K^T: per head N x N scores, d_k MACs each; Q and K read once, scores written in FP16
+            sites[f"{p}.attn_scores"] = {"macs": H * N * N * dk, "requants": H * N * N,
+                                         "act_bits_read": 2 * N * D * a_bits, "act_bits_written": H * N * N * s_bits}
+            # softmax per row of N: max (N compares), N subtracts, N exps, N adds, 1 reciprocal, N mults
+            sites[f"{p}.softmax"] = {"sm_fp16_adds": H * N * 3 * N, "sm_fp16_mults": H * N * N,
+                                     "sm_exps": H * N * N, "sm_reciprocals": H * N,
+                                     "act_bits_read": H * N * N * s_bits, "act_bits_written": H * N * N * a_bits}
+            sites[f"{p}.attn_av"] = {"macs": H * N * N * dk, "requants": N * D,
+                                     "act_bits_read": H * N * N * a_bits + N * D * a_bits,
+                                     "act_bits_written": N * D * a_bits}
     return sites
 
 
@@ -725,7 +710,7 @@ def baseline_energy(arch: Architecture, tab: EnergyTable) -> dict[str, Any]:
         for k, v in e.items():
             by_cat[k] += v * 1e-3
     total = sum(by_cat.values())
-    order = ["input"] + [f"blocks.{b}" for b in range(arch.depth)] + ["head"]
+    order = nl.block_names(arch)
     return {"energy_per_inference_nJ": total, "by_category_nJ": by_cat,
             "by_block_nJ": {k: by_block.get(k, 0.0) for k in order}, "by_site_nJ": by_site,
             "macs_per_inference": int(sum(c.get("macs", 0) for c in baseline_counts(arch, tab).values()))}

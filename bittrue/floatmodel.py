@@ -40,6 +40,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import netlist as nl
 from .model import FloatModel
 from .modes import Mask, Reset
 
@@ -167,25 +168,28 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     ro = arch.readout_slice
     logits = np.zeros((bsz, arch.n_readout, arch.n_classes), dtype=np.float64)
     for t in range(int(timesteps)):
-        e = (rng.random(p_in.shape) < p_in).astype(np.float64)
-        r = np.empty((bsz, n_tok, d), dtype=np.float64)
-        if off:
-            r[:, 0] = cls + pos[0]
-        r[:, off:] = linear("embed", e) + pos[off:]
-        for blk in range(arch.depth):
-            pre = f"blocks.{blk}."
-            s = lif(pre + "in", r)
-            u = linear(pre + "qkv", s)
-            q = lif(pre + "q", u[..., :d])
-            k = lif(pre + "k", u[..., d:2 * d])
-            v = lif(pre + "v", u[..., 2 * d:])
-            o = ssa(q, k, v, arch.heads, mask, k_s, k_o, rng)
-            r = r + linear(pre + "proj", o)
-            s2 = lif(pre + "mlp_in", r)
-            hdn = lif(pre + "h", linear(pre + "mlp1", s2))
-            r = r + linear(pre + "mlp2", hdn)
-        z = lif("head.in", r[:, ro])
-        logits += linear("head", z)
+        val: dict[str, np.ndarray] = {nl.INPUT: p_in}
+        for op in nl.netlist(arch):
+            x = val[op.src[0]]
+            if op.kind == nl.ENCODER:
+                y = (rng.random(x.shape) < x).astype(np.float64)
+            elif op.kind == nl.XBAR:
+                y = linear(op.name, x)
+            elif op.kind == nl.EMBED:
+                y = np.empty((bsz, n_tok, d), dtype=np.float64)
+                if off:
+                    y[:, 0] = cls + pos[0]
+                y[:, off:] = x + pos[off:]
+            elif op.kind == nl.LIF:
+                y = lif(op.name, x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out])
+            elif op.kind == nl.SSA:
+                y = ssa(x, val[op.src[1]], val[op.src[2]], arch.heads, mask, k_s, k_o, rng)
+            elif op.kind == nl.ADD:
+                y = x + val[op.src[1]]
+            else:  # LOGITS
+                logits += x
+                continue
+            val[op.dst] = y
     return logits if arch.readout_tokens else logits[:, 0]
 
 
@@ -194,15 +198,15 @@ def float_predict(model: FloatModel, x_code: np.ndarray, *, seed: int = 0, batch
                   leak_shift: int = 1, reset: Reset = Reset.HARD) -> np.ndarray:
     """Argmax predictions (lowest index on ties) of :func:`float_forward`, in batches, one rng per call.
 
-    ``k_s`` / ``k_o`` default to the spec's derived values (d_k and n_tokens rounded up to powers of two).
+    ``k_s`` / ``k_o`` default to the resolved values of the default hardware configuration (spec 3.2, 3.4).
     """
-    from .config import next_pow2
+    from .config import HardwareConfig
 
     arch = model.arch
     rng = np.random.default_rng(seed)
     T = arch.timesteps if timesteps is None else timesteps
-    k_s = next_pow2(arch.d_k) if k_s is None else k_s
-    k_o = next_pow2(arch.n_tokens) if k_o is None else k_o
+    k_s = HardwareConfig().k_s(arch.d_k) if k_s is None else k_s
+    k_o = HardwareConfig().k_o(arch.n_tokens) if k_o is None else k_o
     out = []
     for i in range(0, len(x_code), batch):
         lg = float_forward(model, x_code[i:i + batch], timesteps=T, rng=rng, k_s=k_s, k_o=k_o,

@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import netlist
 from .model import ModelError
 from .kernels.crossbar import NOISE_GENERATOR
 
@@ -172,27 +173,14 @@ def decode(ds_attrs, raw: np.ndarray) -> np.ndarray:
 
 # ============================================================================ units and chip digests
 def unit_order(arch) -> list[str]:
-    """Hardware units in data-flow order: the ``NN`` of ``/layers/NN_<unit>``."""
-    u = ["input", "encoder", "embed"]
-    for b in range(arch.depth):
-        p = f"blocks.{b}"
-        u += [f"lif.{p}.in", f"{p}.qkv", f"lif.{p}.q", f"lif.{p}.k", f"lif.{p}.v", f"{p}.ssa", f"{p}.proj",
-              f"lif.{p}.mlp_in", f"{p}.mlp1", f"lif.{p}.h", f"{p}.mlp2", p]
-    return u + ["lif.head.in", "head"]
+    """Hardware units in data-flow order: the ``NN`` of ``/layers/NN_<unit>`` (:func:`bittrue.netlist.unit_order`)."""
+    return netlist.unit_order(arch)
 
 
 def crossbar_input(arch, name: str) -> str | None:
-    """Run signal that holds the word-line spikes of crossbar layer ``name``."""
-    if name == "embed":
-        return "encoder/spikes"
-    if name == "head":
-        return "lif.head.in/spikes"
-    parts = name.split(".")
-    if len(parts) == 3 and parts[0] == "blocks":
-        pre = f"blocks.{parts[1]}"
-        return {"qkv": f"lif.{pre}.in/spikes", "proj": f"{pre}.ssa/o_spikes", "mlp1": f"lif.{pre}.mlp_in/spikes",
-                "mlp2": f"lif.{pre}.h/spikes"}.get(parts[2])
-    return None
+    """Run signal that holds the word-line spikes of crossbar layer ``name`` (None if there is no such layer)."""
+    xb = netlist.crossbars(arch).get(name)
+    return None if xb is None else xb.src[0]
 
 
 def _record(name: str, arr) -> bytes:

@@ -73,21 +73,16 @@ class Architecture:
         return self.readout_tokens or 1
 
     def linear_shapes(self) -> dict[str, tuple[int, int]]:
-        """Every linear layer (crossbar group) name -> (in, out), in data-flow order."""
-        d = {"embed": (self.token_features, self.dim)}
-        for b in range(self.depth):
-            d[f"blocks.{b}.qkv"] = (self.dim, 3 * self.dim)
-            d[f"blocks.{b}.proj"] = (self.dim, self.dim)
-            d[f"blocks.{b}.mlp1"] = (self.dim, self.mlp)
-            d[f"blocks.{b}.mlp2"] = (self.mlp, self.dim)
-        d["head"] = (self.dim, self.n_classes)
-        return d
+        """Every linear layer (crossbar group) name -> (in, out), in data-flow order (:mod:`bittrue.netlist`)."""
+        from .netlist import crossbars
+
+        return {name: (op.n_in, op.n_out) for name, op in crossbars(self).items()}
 
     def lif_names(self) -> list[str]:
-        names = []
-        for b in range(self.depth):
-            names += [f"blocks.{b}.{s}" for s in ("in", "q", "k", "v", "mlp_in", "h")]
-        return names + ["head.in"]
+        """Every LIF population, in data-flow order (:mod:`bittrue.netlist`)."""
+        from .netlist import lifs
+
+        return list(lifs(self))
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)

@@ -5,13 +5,10 @@ Numba kernel over the whole batch (``bittrue.kernels``), ``prange`` over samples
 every LFSR is re-seeded from (root seed, site, sample index) and every membrane starts at 0, so a
 sample's logits do not depend on the batch it ran in, the order, or the thread count.
 
-Dataflow per time step (names are the ``signal`` paths a :class:`Sink` receives)::
-
-    p_code --encoder--> spikes --Xbar embed--> y + pos, CLS --> residual r
-    per block b:  r --LIF in--> s --Xbar qkv--> LIF q,k,v --> SSA --> o --Xbar proj--> r += y
-                  r --LIF mlp_in--> s2 --Xbar mlp1--> LIF h --> h --Xbar mlp2--> r += y
-    r[readout] --LIF head.in--> z --Xbar head--> logits_t ;  logits = sum_t logits_t
-    (readout: the CLS token, or the last Q tokens of a decoder, ``Architecture.readout_tokens``)
+The ops of a time step, their order and their signal names come from :func:`bittrue.netlist.netlist`
+(spec 6: encoder, embedding, each block's LIFs, crossbars, SSA and residual adds, the readout); the
+runner only dispatches each op to its kernel.  A :class:`Sink` receives the signals as ``path`` =
+``<unit>/<signal>`` (e.g. ``blocks.0.qkv/adc_code``, ``lif.blocks.0.q/spikes``).
 """
 from __future__ import annotations
 
@@ -23,6 +20,7 @@ from .kernels.batch import encoder_layer, seed_bank_batch, ssa_layer
 from .kernels.crossbar import crossbar_layer
 from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, lfsr_shift_form, taps_to_mask
 from .kernels.lif import lif_update_batch, lif_update_rows, residual_add
+from .netlist import ADD, EMBED, ENCODER, INPUT, LIF, SSA, XBAR, netlist
 from .program import Chip
 
 #: LFSR site ``block`` field values (spec 2.3 site = block, layer, head, row, col, phase, sample).
@@ -178,7 +176,12 @@ class Runner:
 
     # ------------------------------------------------------------------ one batch
     def run_batch(self, p_code: np.ndarray, sample_ids: np.ndarray, sink: Sink | None = None) -> np.ndarray:
-        """Logits (int64, (B, n_classes)) of a batch of 8-bit feature codes (B, n_patches, token_features)."""
+        """Logits of a batch of 8-bit feature codes (B, n_patches, token_features).
+
+        int64, (B, n_classes) for a CLS readout, (B, Q, n_classes) for a readout of Q query tokens; each value
+        is a saturating int32 register (spec 5.4).  The ops of each time step are those of
+        :func:`bittrue.netlist.netlist`, in its order.
+        """
         arch = self.arch
         p = np.asarray(p_code)
         if p.ndim != 3 or p.shape[1:] != (arch.n_patches, arch.token_features):
@@ -189,87 +192,101 @@ class Runner:
         p = p.astype(np.int32)
         if self.bits_enc != 8:
             p = (p << self.bits_enc) >> 8
-        N, D, H, dk = arch.n_tokens, arch.dim, arch.heads, arch.d_k
+        ops = netlist(arch)
         enc_states = self._seeds(BLOCK_ENCODER, 0, 0, 1, self.enc_grid, sample_ids)
-        ssa_states = [(self._seeds(BLOCK_SSA, b, PHASE_SCORE, H, self.s_grid, sample_ids),
-                       self._seeds(BLOCK_SSA, b, PHASE_OUTPUT, H, self.o_grid, sample_ids))
-                      for b in range(arch.depth)]
+        ssa_states = {op.name: (self._seeds(BLOCK_SSA, op.block, PHASE_SCORE, arch.heads, self.s_grid, sample_ids),
+                                self._seeds(BLOCK_SSA, op.block, PHASE_OUTPUT, arch.heads, self.o_grid, sample_ids))
+                      for op in ops if op.kind == SSA}
         if sink is not None:
             if hasattr(sink, "begin_batch"):
                 sink.begin_batch(sample_ids)
             if "input" in sink.signals:
-                sink("input/p_code", -1, p)
+                sink(INPUT, -1, p)
             if "seeds" in sink.signals:
                 sink("encoder/lfsr_seed", -1, enc_states.copy())
-                for b, (ss, so) in enumerate(ssa_states):
-                    sink(f"blocks.{b}.ssa/lfsr_seed_s", -1, ss.copy())
-                    sink(f"blocks.{b}.ssa/lfsr_seed_o", -1, so.copy())
-        lifs: dict[str, np.ndarray] = {}
-        for b in range(arch.depth):
-            for nm, w in (("in", D), ("q", D), ("k", D), ("v", D), ("mlp_in", D), ("h", arch.mlp)):
-                lifs[f"blocks.{b}.{nm}"] = self._buf(("v", b, nm), (nb, N, w), np.int32, None, zero=True)
-        ro = arch.readout_slice
-        lifs["head.in"] = self._buf(("v", "head"), (nb, arch.n_readout, D), np.int32, None, zero=True)
+                for name, (ss, so) in ssa_states.items():
+                    sink(f"{name}/lfsr_seed_s", -1, ss.copy())
+                    sink(f"{name}/lfsr_seed_o", -1, so.copy())
+        lifs = {op.name: self._buf(("v", op.name), (nb, op.tokens, op.n_out), np.int32, None, zero=True)
+                for op in ops if op.kind == LIF}
         logits = np.zeros((nb, arch.n_readout, arch.n_classes), dtype=np.int64)
-        empty8 = np.empty((0, 0, 0), np.int64)
-        e4 = {dt: np.empty((0, 0, 0, 0), dt) for dt in (np.int32, np.uint8, np.int64)}
-        log_ssa = sink is not None and "ssa" in sink.signals
-        pos_add = _pos_delta(self.pos, 1 if arch.cls_token else 0, nb)
+        wants = (lambda g: g in sink.signals) if sink is not None else (lambda g: False)
         for t in range(self.T):
-            spikes = np.empty((nb, arch.n_patches, arch.token_features), dtype=np.uint8)
-            dlog = (np.empty(spikes.shape, np.int64) if sink is not None and "encoder" in sink.signals
-                    else empty8)
-            encoder_layer(p, enc_states, self.table_enc, self.bits_enc, self.sharing, spikes, dlog)
-            if sink is not None and "encoder" in sink.signals:
-                sink("encoder/draw", t, dlog)
-                sink("encoder/spikes", t, spikes)
-            y = self._xbar("embed", spikes, sample_ids, t, sink)
-            r = np.empty((nb, N, D), dtype=np.int32)
-            off = 1 if arch.cls_token else 0
-            if arch.cls_token:
-                r[:, 0, :] = np.clip(self.cls_r, -(1 << (self.lif_width - 1)), (1 << (self.lif_width - 1)) - 1)
-            r[:, off:, :] = y
-            residual_add(r, pos_add, self.lif_width)
-            if sink is not None and "residual" in sink.signals:
-                sink("embed/residual_code", t, r.copy())
-            for b in range(arch.depth):
-                pre = f"blocks.{b}"
-                s = self._lif(f"{pre}.in", lifs, r, t, sink)
-                u = self._xbar(f"{pre}.qkv", s, sample_ids, t, sink)
-                q = self._lif(f"{pre}.q", lifs, u, t, sink, 0)
-                k = self._lif(f"{pre}.k", lifs, u, t, sink, D)
-                v = self._lif(f"{pre}.v", lifs, u, t, sink, 2 * D)
-                o = np.empty((nb, N, D), dtype=np.uint8)
-                ss, so = ssa_states[b]
-                if log_ssa:
-                    lg = (np.empty((nb, H, N, N), np.int32), np.empty((nb, H, N, N), np.uint8),
-                          np.empty((nb, H, N, dk), np.int32), np.empty((nb, H, N, dk), np.uint8),
-                          np.empty((nb, H, N, N), np.int64), np.empty((nb, H, N, dk), np.int64))
-                else:
-                    lg = (e4[np.int32], e4[np.uint8], e4[np.int32], e4[np.uint8], e4[np.int64], e4[np.int64])
-                ssa_layer(q, k, v, H, dk, int(arch.mask), self.k_s, self.k_o, ss, so, self.table_s, self.table_o,
-                          self.form_s, self.form_o, self.bits_s, self.bits_o, self.sharing, o, *lg)
-                if log_ssa:
-                    for nm, arr in zip(("c_code", "s_spikes", "p_code", "o_spikes", "draw_s", "draw_o"), lg):
-                        sink(f"{pre}.ssa/{nm}", t, arr)
-                y = self._xbar(f"{pre}.proj", o, sample_ids, t, sink)
-                residual_add(r, y, self.lif_width)
-                s2 = self._lif(f"{pre}.mlp_in", lifs, r, t, sink)
-                hh = self._lif(f"{pre}.h", lifs, self._xbar(f"{pre}.mlp1", s2, sample_ids, t, sink), t, sink)
-                y = self._xbar(f"{pre}.mlp2", hh, sample_ids, t, sink)
-                residual_add(r, y, self.lif_width)
-                if sink is not None and "residual" in sink.signals:
-                    sink(f"{pre}/residual_code", t, r.copy())
-            z = self._lif("head.in", lifs, r[:, ro, :], t, sink)
-            y = self._xbar("head", z, sample_ids, t, sink)
-            residual_add(logits, y, 32)  # spec 5.4: a saturating int32 accumulator over T (held in int64)
-            if sink is not None and "logits" in sink.signals:
-                sink("head/logits_t", t, y.copy())
+            val: dict[str, np.ndarray] = {INPUT: p}
+            for op in ops:
+                x = val[op.src[0]]
+                if op.kind == ENCODER:
+                    y = self._encoder(x, enc_states, t, sink, wants("encoder"))
+                elif op.kind == XBAR:
+                    y = self._xbar(op.name, x, sample_ids, t, sink)
+                elif op.kind == EMBED:
+                    y = self._embed(x, nb)
+                elif op.kind == LIF:
+                    y = self._lif(op.name, lifs, x[:, arch.readout_slice, :] if op.readout else x, t, sink, op.col0)
+                elif op.kind == SSA:
+                    y = self._ssa(op.name, val[op.src[0]], val[op.src[1]], val[op.src[2]], ssa_states[op.name], t,
+                                  sink, wants("ssa"))
+                elif op.kind == ADD:
+                    y = x
+                    residual_add(y, val[op.src[1]], self.lif_width)
+                else:  # LOGITS: spec 5.4, a saturating int32 accumulator over T (held in int64)
+                    residual_add(logits, x, 32)
+                    if wants("logits"):
+                        sink("head/logits_t", t, x.copy())
+                    continue
+                if op.kind in (EMBED, ADD) and op.emit and wants("residual"):
+                    sink(f"{op.name}/residual_code", t, y.copy())
+                val[op.dst] = y
         if not arch.readout_tokens:
             logits = logits[:, 0, :]
         if sink is not None and hasattr(sink, "end_batch"):
             sink.end_batch(logits)
         return logits
+
+    def _encoder(self, p: np.ndarray, states: np.ndarray, t: int, sink: Sink | None, log: bool) -> np.ndarray:
+        arch = self.arch
+        spikes = np.empty((p.shape[0], arch.n_patches, arch.token_features), dtype=np.uint8)
+        dlog = np.empty(spikes.shape, np.int64) if log else np.empty((0, 0, 0), np.int64)
+        encoder_layer(p, states, self.table_enc, self.bits_enc, self.sharing, spikes, dlog)
+        if log:
+            sink("encoder/draw", t, dlog)
+            sink("encoder/spikes", t, spikes)
+        return spikes
+
+    def _embed(self, y: np.ndarray, nb: int) -> np.ndarray:
+        """The residual stream of a new step: embedding outputs + position, and the CLS row (cls + pos[0])."""
+        arch = self.arch
+        r = np.empty((nb, arch.n_tokens, arch.dim), dtype=np.int32)
+        off = 1 if arch.cls_token else 0
+        if arch.cls_token:
+            r[:, 0, :] = np.clip(self.cls_r, -(1 << (self.lif_width - 1)), (1 << (self.lif_width - 1)) - 1)
+        r[:, off:, :] = y
+        pos_add = self._scratch.get(("pos", nb))
+        if pos_add is None:
+            pos_add = self._scratch[("pos", nb)] = _pos_delta(self.pos, off, nb)
+        residual_add(r, pos_add, self.lif_width)
+        return r
+
+    def _ssa(self, name: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, states, t: int, sink: Sink | None,
+             log: bool) -> np.ndarray:
+        arch = self.arch
+        nb, N, D = q.shape
+        H, dk = arch.heads, arch.d_k
+        o = np.empty((nb, N, D), dtype=np.uint8)
+        if log:
+            lg = (np.empty((nb, H, N, N), np.int32), np.empty((nb, H, N, N), np.uint8),
+                  np.empty((nb, H, N, dk), np.int32), np.empty((nb, H, N, dk), np.uint8),
+                  np.empty((nb, H, N, N), np.int64), np.empty((nb, H, N, dk), np.int64))
+        else:
+            e4 = {dt: np.empty((0, 0, 0, 0), dt) for dt in (np.int32, np.uint8, np.int64)}
+            lg = (e4[np.int32], e4[np.uint8], e4[np.int32], e4[np.uint8], e4[np.int64], e4[np.int64])
+        ss, so = states
+        ssa_layer(q, k, v, H, dk, int(arch.mask), self.k_s, self.k_o, ss, so, self.table_s, self.table_o,
+                  self.form_s, self.form_o, self.bits_s, self.bits_o, self.sharing, o, *lg)
+        if log:
+            for nm, arr in zip(("c_code", "s_spikes", "p_code", "o_spikes", "draw_s", "draw_o"), lg):
+                sink(f"{name}/{nm}", t, arr)
+        return o
 
 
 def _pos_delta(pos: np.ndarray, off: int, nb: int) -> np.ndarray:

@@ -327,8 +327,9 @@ def test_independent_lfsr_reproduces_every_draw(golden):
         assert cfg["lfsr"]["width"] == SPEC_WIDTH and cfg["lfsr"]["taps"] == []
         assert cfg["lfsr"]["sharing"] == "comparator" and cfg["lfsr"]["steps_per_draw"] == 0
         n_tok = arch["n_patches"] + 1
-        k_s = (arch["d_k"] - 1).bit_length()  # K_S = d_k rounded up to a power of two
-        k_o = (n_tok - 1).bit_length()  # K_O = N rounded up to a power of two
+        # spec 3.2 / 3.4 defaults: K_S = K_O = 16 (d_k = 16 here), so 4-bit draws
+        assert cfg["ssa"] == {"k_s": 16, "k_o": 16} and arch["d_k"] == 16
+        k_s = k_o = 4
         k_e = cfg["encoder"]["bits"]
         # encoder: one register per comparator (patch, feature), k = 8 bits, steps = k
         seeds = gf.read("encoder/lfsr_seed")
@@ -367,7 +368,7 @@ def test_galois_agrees_on_stored_registers(golden):
     with GoldenFile(golden) as gf:
         seeds = gf.read("blocks.0.ssa/lfsr_seed_o")
         draws = gf.read("blocks.0.ssa/draw_o")
-    k = 5  # K_O = 32 for 17 tokens
+    k = 4  # K_O = 16, the spec default
     flat = draws.reshape(draws.shape[0], T, -1)
     for sample, reg in ((0, 0), (1, 777)):
         seed = int(seeds[sample, reg])

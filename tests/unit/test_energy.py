@@ -90,8 +90,9 @@ def test_closed_forms_match_dimension_formulas():
         assert c["and_evals_output"] == T * H * N * N * dk * n
         assert c["comparator_ops_score"] == T * H * N * N * n
         assert c["comparator_ops_output"] == T * H * N * dk * n
-        # one register per comparator, steps_per_draw = draw width (log2 K_S = 2, log2 K_O = 3)
-        assert c["lfsr_steps"] == T * H * (N * N * 2 + N * dk * 3) * n
+        # one register per comparator, steps_per_draw = draw width (d_k = 4 < 16: K_S = 4, log2 = 2;
+        # K_O = 16, the spec default: log2 = 4)
+        assert c["lfsr_steps"] == T * H * (N * N * 2 + N * dk * 4) * n
     assert s["encoder"]["lfsr_steps"] == T * ARCH.n_patches * ARCH.token_features * 8 * n
     assert s["encoder"]["buffer_bits_read"] == T * ARCH.n_patches * ARCH.token_features * 8 * n
     # qkv: 8 -> 24 on 4 x 3 tiles: 2 row tiles
@@ -110,7 +111,7 @@ def test_lfsr_steps_follow_sharing_and_steps_per_draw(sharing, steps):
     N, dk, T = ARCH.n_tokens, ARCH.d_k, 2
     regs = {Sharing.COMPARATOR: (N * N, N * dk, 20), Sharing.ROW: (N, N, 5), Sharing.ARRAY: (1, 1, 1)}[sharing]
     c = en.closed_form_counts(ARCH, cfg, T, 1)
-    assert c["blocks.0.ssa"]["lfsr_steps"] == T * ARCH.heads * (regs[0] * (steps or 2) + regs[1] * (steps or 3))
+    assert c["blocks.0.ssa"]["lfsr_steps"] == T * ARCH.heads * (regs[0] * (steps or 2) + regs[1] * (steps or 4))
     assert c["encoder"]["lfsr_steps"] == T * regs[2] * (steps or 8)
 
 

@@ -152,16 +152,16 @@ def test_trained_config_mismatches():
     cfg = HardwareConfig()
     m.training = {}
     assert trained_config_mismatches(m, cfg) == []  # no metadata: nothing to compare
-    m.training = {"k_s": 16, "k_o": 32, "leak_shift": 1, "reset": "hard"}  # the digits defaults
+    m.training = {"k_s": 16, "k_o": 16, "leak_shift": 1, "reset": "hard"}  # the digits defaults
     assert trained_config_mismatches(m, cfg) == []
-    m.training = {"k_s": 16, "k_o": 16, "leak_shift": 1, "reset": "soft"}
+    m.training = {"k_s": 16, "k_o": 32, "leak_shift": 1, "reset": "soft"}
     msgs = trained_config_mismatches(m, cfg)
     assert len(msgs) == 2
-    assert "k_o = 16" in msgs[0] and "k_o = 32" in msgs[0] and "[ssa] k_o = 16" in msgs[0]
+    assert "k_o = 32" in msgs[0] and "k_o = 16" in msgs[0] and "[ssa] k_o = 32" in msgs[0]
     assert '[lif] reset = "soft"' in msgs[1]
-    cfg16 = dataclasses.replace(cfg, ssa=dataclasses.replace(cfg.ssa, k_o=16),
+    cfg16 = dataclasses.replace(cfg, ssa=dataclasses.replace(cfg.ssa, k_o=32),
                                 lif=dataclasses.replace(cfg.lif, reset=Reset.SOFT)).validate()
-    assert trained_config_mismatches(m, cfg16) == []
+    assert trained_config_mismatches(m, cfg16) == []  # the hardware the model was trained for
     m.training = {"k_s": "sixteen", "k_o": None, "leak_shift": True, "reset": 3}  # malformed: nothing to compare
     assert trained_config_mismatches(m, cfg) == []
 
