@@ -186,3 +186,77 @@ def test_output_law_hoeffding():
     assert np.abs(cnt_o / T - eo).max() < t
     # the bound is not vacuous: the expected rates span a wide range
     assert eo.max() > 0.3 and es.max() > 0.5 and eo.min() < 0.2
+
+
+# ----------------------------------------------------------------------------- spec 3.6, saturating counters
+def test_saturating_output_law_exact_over_full_period():
+    """``E[O] = min(P, K_O) / K_O`` with P fixed and saturating (spec 3.6), exactly over one LFSR period.
+
+    Score draws of 0 make S = (C > 0) off the masked diagonal, so P is the same every step; with K_O = 4 and up to
+    7 attendable tokens many output counters saturate.  One width-12 LFSR per output comparator, 2-bit draws with
+    2 clocks each (gcd(2, 4095) = 1): over 4095 draws each register visits every non-zero state once, so r < x
+    occurs x * 2^10 - 1 times for x >= 1 (the missing zero word) and never for x = 0, with x = min(P, K_O).
+    """
+    n, d_k, d_v, width, k_o = 8, 16, 6, 12, 4
+    q, k, v = _case(3, n, d_k, d_v, density=0.6)
+    tm = taps_to_mask(LFSR_TAPS[width])
+    states = np.zeros(n * d_v, np.uint64)
+    lfsr_seed_bank(np.uint64(99), 0, 0, 1, 0, 1, n, d_v, width, states)
+    draws = np.zeros(n * d_v, np.int64)
+    counts = np.zeros((n, d_v), np.int64)
+    p0 = None
+    for _ in range((1 << width) - 1):
+        lfsr_draw_bank(states, width, tm, 2, 2, draws)
+        _, _, p, o = run_head(q, k, v, 1, 16, k_o, np.zeros((n, n)), draws.reshape(n, d_v))
+        counts += o
+        p0 = p if p0 is None else p0
+    s = ((q.astype(np.int64) @ k.T.astype(np.int64)) > 0) & ~np.eye(n, dtype=bool)
+    p_raw = s.astype(np.int64) @ v.astype(np.int64)
+    np.testing.assert_array_equal(p0, np.minimum(p_raw, k_o))  # the counter saturates at K_O
+    assert (p_raw > k_o).sum() >= 5 and (p_raw < k_o).sum() >= 5, "the case must exercise saturation and below"
+    x = np.minimum(p_raw, k_o)
+    expect = np.where(x > 0, x * (1 << (width - 2)) - 1, 0)
+    np.testing.assert_array_equal(counts, expect)
+
+
+def _expected_min(p_fire: np.ndarray, k: int) -> float:
+    """E[min(P, k)] for P a sum of independent Bernoulli(p_fire[j]) (exact, by convolution)."""
+    dist = np.zeros(len(p_fire) + 1)
+    dist[0] = 1.0
+    for pj in p_fire:
+        dist[1:] = dist[1:] * (1 - pj) + dist[:-1] * pj
+        dist[0] *= 1 - pj
+    return float((np.minimum(np.arange(len(dist)), k) * dist).sum())
+
+
+def test_saturating_output_law_hoeffding():
+    """``E[O[i,c]] = E[min(P[i,c], K_O)] / K_O`` with random S and saturating output counters (spec 3.6).
+
+    P[i,c] is a sum of independent score spikes S[i,j] (P = m min(C, K_S)/K_S each) over the tokens j with
+    v[j,c] = 1, so E[min(P, K_O)] follows exactly from its Poisson-binomial distribution.  T = 20000 steps of
+    independent width-16 LFSR draws; Hoeffding with a union bound over the N d_v cells at false-failure
+    probability 1e-9 (t = sqrt(ln(2 M / 1e-9) / (2 T)), about 0.03), as in test_output_law_hoeffding.
+    """
+    n, d_k, d_v, k_s, k_o, width, T = 10, 16, 6, 16, 4, 16, 20000
+    q, k, v = _case(21, n, d_k, d_v, density=0.7)
+    tm = taps_to_mask(LFSR_TAPS[width])
+    st_s = np.zeros(n * n, np.uint64)
+    st_o = np.zeros(n * d_v, np.uint64)
+    lfsr_seed_bank(np.uint64(5), 0, 0, 0, 0, 1, n, n, width, st_s)
+    lfsr_seed_bank(np.uint64(5), 0, 0, 1, 0, 1, n, d_v, width, st_o)
+    ds = np.zeros(n * n, np.int64)
+    do = np.zeros(n * d_v, np.int64)
+    cnt_o = np.zeros((n, d_v), np.int64)
+    c = None
+    for _ in range(T):
+        lfsr_draw_bank(st_s, width, tm, 4, 4, ds)
+        lfsr_draw_bank(st_o, width, tm, 2, 2, do)
+        c, _, _, o = run_head(q, k, v, 1, k_s, k_o, ds.reshape(n, n), do.reshape(n, d_v))
+        cnt_o += o
+    ps = (1 - np.eye(n)) * np.minimum(c, k_s) / k_s
+    eo = np.array([[_expected_min(ps[i] * v[:, cc], k_o) / k_o for cc in range(d_v)] for i in range(n)])
+    linear = ps @ v / k_o  # what an unsaturated counter would give
+    t = math.sqrt(math.log(2 * n * d_v / 1e-9) / (2 * T))
+    assert np.abs(cnt_o / T - eo).max() < t
+    # not vacuous: saturation changes the expectation by more than the bound somewhere
+    assert (linear - eo).max() > 3 * t
