@@ -81,9 +81,22 @@ class LIF:
         return spike.astype(np.float64)
 
 
+#: Stochastic sources of the float SNN that ``float_forward(expectation=...)`` can replace by their expectation.
+SOURCES = ("encoder", "score", "output")
+
+
+def _sample(p: np.ndarray, rng: np.random.Generator, expect: bool) -> np.ndarray:
+    """Bernoulli(p) spikes, or p itself where the source is taken in expectation (the draws are made either way,
+    so the other sources see the same random stream)."""
+    u = rng.random(p.shape)
+    return p.astype(np.float64, copy=True) if expect else (u < p).astype(np.float64)
+
+
 def ssa(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int, mask: np.ndarray, k_s: int, k_o: int,
-        rng: np.random.Generator) -> np.ndarray:
+        rng: np.random.Generator, expectation: frozenset[str] = frozenset()) -> np.ndarray:
     """Stochastic spiking attention (spec 3) on (B, N, D) 0/1 spikes; returns O (B, N, D) 0/1.
+
+    ``expectation`` may hold ``"score"`` / ``"output"``: S / O are then their probabilities instead of samples.
 
     Draw order: one uniform array (B, heads, N, N) for S, then one (B, heads, N, d_k) for O.
     """
@@ -94,16 +107,16 @@ def ssa(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int, mask: np.ndarra
     vh = v.reshape(b, n, heads, dk).transpose(0, 2, 1, 3)
     c = qh @ kh.transpose(0, 1, 3, 2)  # (B, H, N, N) counts
     p_s = mask * np.minimum(c, k_s) / k_s
-    s = (rng.random(p_s.shape) < p_s).astype(np.float64)
+    s = _sample(p_s, rng, "score" in expectation)
     pc = s @ vh  # (B, H, N, dk)
     p_o = np.minimum(pc, k_o) / k_o
-    o = (rng.random(p_o.shape) < p_o).astype(np.float64)
+    o = _sample(p_o, rng, "output" in expectation)
     return o.transpose(0, 2, 1, 3).reshape(b, n, d)
 
 
 def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng: np.random.Generator,
                   k_s: int, k_o: int, leak_shift: int = 1, reset: Reset = Reset.HARD,
-                  record: Record | None = None) -> np.ndarray:
+                  record: Record | None = None, expectation: frozenset[str] | tuple = ()) -> np.ndarray:
     """Run the float SNN on a batch; return the logits summed over time, float64.
 
     Shape (B, n_classes) for a CLS readout, (B, Q, n_classes) for a readout of Q query tokens.
@@ -128,6 +141,9 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
         (``name`` as in ``Architecture.linear_shapes()``; ``head`` gets (B, 1, D), the CLS token) and with
         the output spikes of every LIF population as ``record("lif:" + lif_name, t, spikes)``
         (``lif:head.in`` gets (B, 1, D)).  Arrays are float64 0/1 and must not be modified.
+    expectation : iterable of str, optional
+        Stochastic sources (:data:`SOURCES`: ``encoder``, ``score``, ``output``) replaced by their expectation
+        (spike probabilities instead of samples): the noise-source ablation of the README.  Empty by default.
     """
     arch = model.arch
     x_code = np.asarray(x_code)
@@ -138,6 +154,9 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
                          f"(B, {arch.n_patches}, {arch.token_features})")
     if not isinstance(timesteps, (int, np.integer)) or timesteps < 1:
         raise ValueError(f"float_forward: timesteps = {timesteps!r} must be a positive integer")
+    expectation = frozenset(expectation)
+    if not expectation <= set(SOURCES):
+        raise ValueError(f"float_forward: expectation {sorted(expectation)}: sources are {', '.join(SOURCES)}")
     if k_s < 1 or k_o < 1:
         raise ValueError(f"float_forward: k_s = {k_s}, k_o = {k_o} must be positive")
     bsz = x_code.shape[0]
@@ -172,7 +191,7 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
         for op in nl.netlist(arch):
             x = val[op.src[0]]
             if op.kind == nl.ENCODER:
-                y = (rng.random(x.shape) < x).astype(np.float64)
+                y = _sample(x, rng, "encoder" in expectation)
             elif op.kind == nl.XBAR:
                 y = linear(op.name, x)
             elif op.kind == nl.EMBED:
@@ -183,7 +202,7 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
             elif op.kind == nl.LIF:
                 y = lif(op.name, x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out])
             elif op.kind == nl.SSA:
-                y = ssa(x, val[op.src[1]], val[op.src[2]], arch.heads, mask, k_s, k_o, rng)
+                y = ssa(x, val[op.src[1]], val[op.src[2]], arch.heads, mask, k_s, k_o, rng, expectation)
             elif op.kind == nl.ADD:
                 y = x + val[op.src[1]]
             else:  # LOGITS

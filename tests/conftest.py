@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _TESTS = str(Path(__file__).resolve().parent)
@@ -47,3 +48,18 @@ def pytest_report_header(config):
         f"numba threads: {numba.get_num_threads()} (NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}),"
         f" threading layer {layer}, hypothesis profile {_PROFILE}",
     ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_state():
+    """Tests must not leak global state: Numba's thread count (``--threads`` of an in-process CLI call sets it)
+    and the environment are restored after every test."""
+    import numba
+
+    threads = numba.get_num_threads()
+    env = dict(os.environ)
+    yield
+    numba.set_num_threads(threads)
+    if dict(os.environ) != env:
+        os.environ.clear()
+        os.environ.update(env)

@@ -80,6 +80,30 @@ def test_ssa_expectation():
     assert np.all(np.abs(est - expect) <= 6 * np.sqrt(expect * (1 - expect) / reps) + 1e-12)
 
 
+def test_sources_in_expectation():
+    """``expectation``: the named sources become their probabilities; all three make the network deterministic."""
+    m = load_float_model(default_model_path("digits"))
+    x = _x()
+
+    def run(seed, exp=()):  # every recorded layer input and LIF output, concatenated
+        seen = []
+        float_forward(m, x, timesteps=3, rng=np.random.default_rng(seed), k_s=16, k_o=16, expectation=exp,
+                      record=lambda n, t, a: seen.append(a.ravel().copy()))
+        return np.concatenate(seen)
+
+    assert not np.array_equal(run(0), run(1))
+    assert np.array_equal(run(0, ("encoder", "score", "output")), run(1, ("encoder", "score", "output")))
+    for src in ("encoder", "score", "output"):  # one source in expectation: still random, and not the sampled run
+        assert not np.array_equal(run(0, (src,)), run(1, (src,))) and not np.array_equal(run(0, (src,)), run(0))
+    # the encoder in expectation feeds the probabilities code / 256 to the embedding
+    seen = {}
+    float_forward(m, x, timesteps=1, rng=np.random.default_rng(0), k_s=16, k_o=16, expectation=("encoder",),
+                  record=lambda n, t, a: seen.setdefault(n, a.copy()))
+    assert np.allclose(seen["embed"], x / 256.0)
+    with pytest.raises(ValueError, match="sources"):
+        float_forward(m, x, timesteps=1, rng=np.random.default_rng(0), k_s=16, k_o=16, expectation=("lfsr",))
+
+
 def test_record_hook_names_and_shapes():
     m = random_float_model(ARCH, seed=0)
     seen = {}
