@@ -173,9 +173,13 @@ def merge_counts(parts: list[dict]) -> dict:
             raise ValueError(f"shards disagree on {a!r} / {b!r}")
         return a
 
-    out = parts[0]
+    summed = ("samples", "sites", "tiles_cell_reads")
+    out = dict(parts[0])
     for p in parts[1:]:
-        out = add(out, p)
+        if {k: v for k, v in p.items() if k not in summed} != {k: v for k, v in out.items() if k not in summed}:
+            raise ValueError("shards of different runs (model, T or configuration) cannot be merged")
+        for k in summed:
+            out[k] = add(out[k], p[k])
     return out
 
 
@@ -188,11 +192,11 @@ def _require_distributed():
     return distributed
 
 
-def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
+def connect(address: str, timeout_s: float | None = None):
     """A ``distributed.Client`` on ``address``; :class:`DistError` (one line) when it cannot be reached."""
     distributed = _require_distributed()
     try:
-        return distributed.Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+        return distributed.Client(address, timeout=f"{timeout_s or CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise DistError(f"--scheduler {address}: cannot reach the scheduler ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else 'no answer'})") from None
