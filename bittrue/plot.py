@@ -36,7 +36,7 @@ def _figure(w: float, h: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
+    fig = Figure(figsize=(w, h), dpi=90)  # fixed margins (_save): a layout engine costs seconds per figure
     FigureCanvasAgg(fig)
     return fig
 
@@ -44,6 +44,9 @@ def _figure(w: float, h: float):
 def _save(fig, path: str | Path, force: bool) -> Path:
     from .fileio import atomic_output
 
+    h = fig.get_size_inches()[1]
+    fig.subplots_adjust(left=0.07, right=0.97, bottom=0.9 / h, top=1 - 0.75 / h, hspace=0.65,
+                        wspace=0.35)
     with atomic_output(path, force) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)
@@ -252,8 +255,8 @@ def _adc(gf, sigs, rows, bits, title):
         x = np.asarray(gf.read(k, rows), np.int64).ravel()
         sat = float(np.mean((x == lo) | (x == hi))) if x.size else 0.0
         counts = np.bincount(x - lo, minlength=hi - lo + 1)
-        ax.bar(np.arange(lo, hi + 1), counts, width=1.0, color="C0")
-        ax.bar([lo, hi], counts[[0, -1]], width=1.0, color="C3", label="at a rail")
+        ax.stairs(counts, np.arange(lo, hi + 2) - 0.5, fill=True, color="C0")
+        ax.plot([lo, hi], counts[[0, -1]], "v", color="C3", label="at a rail")
         ax.set_yscale("log")
         ax.set_title(f"{k.split('/')[0]}: {100 * sat:.2f} % saturated", fontsize=8)
         ax.set_xlabel(f"ADC code ({bits} bits)", fontsize=7)
