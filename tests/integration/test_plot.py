@@ -9,7 +9,13 @@ from bittrue.cli import main
 pytest.importorskip("matplotlib")
 
 
-def _check_png(path, min_w=400, min_h=300) -> None:
+def _check_png(path, min_w=400, min_h=300, black=False) -> None:
+    """A PNG of at least min_w x min_h pixels with data drawn in it, not only empty axes.
+
+    Empty axes with titles and tick labels have no coloured pixels and about 1.8 % near-black ones (measured on a
+    grid of 15 empty panels); the data of a raster (black dots) are > 3 % near-black, the other plots' data
+    (viridis maps, coloured bars, lines and markers) > 0.2 % coloured pixels.
+    """
     from matplotlib.image import imread
 
     assert path.exists(), path
@@ -17,9 +23,10 @@ def _check_png(path, min_w=400, min_h=300) -> None:
     h, w = img.shape[:2]
     assert w >= min_w and h >= min_h, (path, img.shape)
     rgb = img[..., :3].reshape(-1, 3)
-    ink = np.mean(np.any(rgb < 0.9, axis=1))  # pixels that are not (near) white
-    assert ink > 0.02, (path, ink)
-    assert len(np.unique((rgb * 255).astype(np.uint8), axis=0)) > 16, path  # more than a few flat colours
+    if black:
+        assert np.mean(np.all(rgb < 0.25, axis=1)) > 0.03, path
+    else:
+        assert np.mean(rgb.max(axis=1) - rgb.min(axis=1) > 0.2) > 0.002, path
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +42,7 @@ def test_plot_log_writes_the_four_pngs(digits_log, tmp_path, capsys):
     assert main(["plot", str(digits_log), "-o", str(out)]) == 0
     names = ["raster.png", "attention.png", "adc_hist.png", "membrane.png"]
     for n in names:
-        _check_png(out / n)
+        _check_png(out / n, black=n == "raster.png")
     assert sorted(p.name for p in out.iterdir()) == sorted(names)  # nothing else left behind (no temp files)
     # never overwritten without --force: one line, exit 2
     assert main(["plot", str(digits_log), "-o", str(out)]) == 2
