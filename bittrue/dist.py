@@ -203,12 +203,21 @@ def connect(address: str, timeout_s: float | None = None):
 
 
 class LocalExecutor:
-    """Runs tasks one after the other in this process (the default: no cluster)."""
+    """Runs tasks one after the other in this process (the default: no cluster).
+
+    ``shuffle``: a seed to run the tasks in a permuted order (tests: results must not depend on the order).
+    """
+
+    def __init__(self, shuffle: int | None = None):
+        self.shuffle = shuffle
 
     def share(self, obj):
         return obj
 
     def run(self, tasks: Iterable[tuple[Any, Callable, tuple, dict]]) -> Iterator[tuple[Any, Any]]:
+        if self.shuffle is not None:
+            tasks = list(tasks)
+            tasks = [tasks[i] for i in np.random.default_rng(self.shuffle).permutation(len(tasks))]
         for key, fn, args, kwargs in tasks:
             yield key, fn(*args, **kwargs)
 

@@ -16,16 +16,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import hashlib
 import io
 import itertools
 import json
-import math
-import os
 import re
-import sys
-import time
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -389,7 +384,7 @@ def cmd_sweep(args) -> int:
     from . import __version__
     from .cli import UsageError, _select, load_config, load_model, model_path
     from .compile import file_sha256
-    from .dist import ChipSpec, DistError, executor, run_shard, shards
+    from .dist import ChipSpec, DistError, executor, shards
     from .fileio import check_output
     from .progress import bar, log
     from .workloads import DATASETS, load_tokens

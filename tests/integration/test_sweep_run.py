@@ -108,3 +108,16 @@ def _same_but_timings(a: list[dict], b: list[dict]) -> None:
         for k in x:
             if k not in TIMING_COLUMNS:
                 assert x[k] == y[k], (k, x[k], y[k])
+
+
+def test_table_independent_of_shard_size_and_order(tmp_path, monkeypatch):
+    """Shards of 1 sample run in a permuted order give the table of one shard per row run in order."""
+    import bittrue.dist
+    from bittrue.cli import main
+
+    argv = ["sweep", "--set", "tile.adc_bits=4,8", "--program-seeds", "0-1", "--limit", "5", "--timesteps", "2",
+            "--hardware", _calib_toml(tmp_path), "-q"]
+    assert main([*argv, "-o", str(tmp_path / "a.csv")]) == 0
+    monkeypatch.setattr(bittrue.dist, "executor", lambda scheduler: bittrue.dist.LocalExecutor(shuffle=5))
+    assert main([*argv, "-o", str(tmp_path / "b.csv"), "--shard-size", "1"]) == 0
+    _same_but_timings(_rows(tmp_path / "a.csv"), _rows(tmp_path / "b.csv"))

@@ -24,7 +24,8 @@ def _err(capsys, argv):
     (["--set", "tile.adc_bits=4,0"], "tile.adc_bits = 0: allowed range is 1..16"),
     (["--set", "ssa.k_o=12"], "power of two"),
     (["--set", "tile.adc_bits"], "use section.field=v1,v2"),
-    (["--set", "tile.adc_bits=4,6,8", "--program-seeds", "0-9", "--max-points", "20"], "exceed --max-points 20"),
+    (["--set", "tile.adc_bits=4,6,8", "--program-seeds", "0-9", "--max-points", "20", "--limit", "1",
+      "--timesteps", "1"], "exceed --max-points 20"),
     (["--program-seeds", "3-1"], "--program-seeds"),
     (["--drift-time", "1d,soon"], "invalid time 'soon'"),
     (["--device", "float"], "a sweep runs the chip"),
@@ -69,3 +70,13 @@ def test_seeds_and_pareto():
     a = np.array([0.9, 0.5, 0.7, 0.8, 0.6])
     assert pareto_front(e, a).tolist() == [1, 2, 0]
     assert pareto_front(e, a, maximize=False).tolist() == [1]
+
+
+def test_adc_saturation_counts_both_rails_of_adc_codes_only():
+    from bittrue.dist import AdcSaturation
+
+    s = AdcSaturation(4)  # signed 4-bit codes: rails -8 and 7 (spec 4.6)
+    s("blocks.0.qkv/adc_code", 0, np.array([[-8, -7, 0, 7, 7, 6]], np.int16))
+    s("blocks.0.qkv/i_code", 0, np.array([[-8, 7]], np.int32))  # not a code: ignored
+    s("head/adc_code", 1, np.array([[[1, -8]]], np.int16))
+    assert s.counts == {"blocks.0.qkv": [3, 6], "head": [1, 2]}
