@@ -254,6 +254,8 @@ def make_row(point_index: int, point: dict[str, Any], seed: int, cfg: HardwareCo
                 "accuracy": correct / labels.size})
     if meta["dataset"] == "mimo":
         row["ser"] = _mimo_ser(pred, meta)
+    # every logit of every sample, in sample order: two rows with the same digest computed the same numbers
+    row["logits_sha256"] = hashlib.sha256(np.ascontiguousarray(res["logits"], np.int64).tobytes()).hexdigest()[:16]
     row["energy_nJ"] = rep["xpk1"]["energy_per_inference_nJ"]
     run_s = res["run_s"]
     row["images_per_s"] = len(labels) / run_s if run_s > 0 else None
