@@ -48,7 +48,6 @@ def test_plot_log_writes_the_four_pngs(digits_log, tmp_path, capsys):
     assert main(["plot", str(digits_log), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pass --force" in err[0]
-    assert main(["plot", str(digits_log), "-o", str(out), "--force", "--sample", "3"]) == 0
 
 
 def test_plot_skips_what_the_log_lacks(tmp_path, capsys):
