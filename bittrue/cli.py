@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--resume", action="store_true",
                    help="continue an interrupted --log run from its last complete batch (FILE.h5.partial)")
     q.add_argument("--force", action="store_true", help="overwrite an existing --log file (or its partial file)")
+    from .dist import add_dist_options
+
+    add_dist_options(q)
     _common(q)
 
     e = sub.add_parser("golden", aliases=["export-golden"],
@@ -189,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .energy import add_energy_parser
 
     add_energy_parser(sub)
+    from .plot import add_plot_parser
+    from .sweep import add_sweep_parser
+
+    add_sweep_parser(sub)
+    add_plot_parser(sub)
 
     i = sub.add_parser("info", help="versions, threads, cache directory, defaults")
     i.add_argument("--json", action="store_true")
@@ -295,6 +303,10 @@ def cmd_infer(args) -> int:
         check_output(args.log, args.force)
         if args.resume and not partial_path(args.log).exists():
             raise UsageError(f"--resume: no partial log {partial_path(args.log)} to continue")
+    if args.scheduler:
+        from .dist import check_scheduler
+
+        check_scheduler(args)
     x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.limit)
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
@@ -314,8 +326,9 @@ def cmd_infer(args) -> int:
         runner = Runner(chip, timesteps=T)
         t_prep = time.perf_counter()
         # compile the kernels (or load them from Numba's cache) on one sample before timing; a sample's result
-        # does not depend on what ran before it, so this changes nothing
-        runner.run_batch(x[:1], ids[:1])
+        # does not depend on what ran before it, so this changes nothing (on a cluster the workers compile)
+        if not args.scheduler:
+            runner.run_batch(x[:1], ids[:1])
         t_warm = time.perf_counter() - t_prep
         t_prep = time.perf_counter()
         logits = np.zeros((len(x),) + ((arch.readout_tokens,) if arch.readout_tokens else ()) + (arch.n_classes,),
@@ -354,14 +367,16 @@ def cmd_infer(args) -> int:
             from .energy import MultiSink
 
             sink = MultiSink(writer, counter) if (writer is not None or counter is not None) else None
-            with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
+            from .dist import infer_batches
+
+            with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b, \
+                    infer_batches(args, runner, x, ids, done, sink) as batches:
                 b.update(done)
                 try:
-                    for i in range(done, len(x), args.batch_size):
-                        j = min(len(x), i + args.batch_size)
+                    for i, j, run_batch in batches:
                         if writer is not None:
                             writer.stage(x[i:j], labels[i:j])
-                        logits[i:j] = runner.run_batch(x[i:j], ids[i:j], sink)
+                        logits[i:j] = run_batch(sink)
                         b.update(j - i)
                 except OSError as exc:
                     if not args.resume:
@@ -621,9 +636,11 @@ def cmd_info(args) -> int:
 
 
 from .energy import cmd_energy  # noqa: E402
+from .plot import cmd_plot  # noqa: E402
+from .sweep import cmd_sweep  # noqa: E402
 
 COMMANDS = {"energy": cmd_energy, "infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info,
-            "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify}
+            "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify, "sweep": cmd_sweep, "plot": cmd_plot}
 
 
 def _terminate_as_interrupt():

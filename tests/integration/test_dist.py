@@ -1,0 +1,120 @@
+"""``--scheduler`` on a 2-worker ``LocalCluster`` (processes, 1 thread each): the same table and the same logs as
+a local run, also when a worker is killed mid-run (its shard is recomputed elsewhere)."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from bittrue.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes of one thread; they share this process's Numba cache (no JIT on the workers)."""
+    from bittrue.dist import worker_env
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  env=worker_env(), silence_logs=50) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def hw(tmp_path_factory):
+    p = tmp_path_factory.mktemp("hw") / "hw.toml"
+    p.write_text("[tile]\ncalibration_samples = 16\n")  # a fast compile; everything else the defaults
+    return str(p)
+
+
+def _rows(path) -> list[dict]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_sweep_on_cluster_gives_the_local_table(tmp_path, cluster, hw, capsys):
+    from bittrue.sweep import TIMING_COLUMNS
+
+    cmd = ["sweep", "--set", "tile.adc_bits=4,6,8", "--drift-time", "1s,1d", "--program-seeds", "0-2",
+           "--limit", "6", "--timesteps", "2", "--hardware", hw, "-q"]
+    assert main([*cmd, "-o", str(tmp_path / "local.csv")]) == 0
+    assert main([*cmd, "-o", str(tmp_path / "dist.csv"), "--scheduler", cluster.scheduler_address,
+                 "--shard-size", "4"]) == 0
+    a, b = _rows(tmp_path / "local.csv"), _rows(tmp_path / "dist.csv")
+    assert len(a) == 18 and list(a[0]) == list(b[0])
+    for x, y in zip(a, b):
+        assert {k: v for k, v in x.items() if k not in TIMING_COLUMNS} == \
+               {k: v for k, v in y.items() if k not in TIMING_COLUMNS}
+    assert len({r["config_hash"] for r in a}) == 3 and len({r["energy_nJ"] for r in a}) > 3
+
+
+def _datasets(path) -> dict[str, np.ndarray]:
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return out
+
+
+INFER = ["infer", "--limit", "24", "--timesteps", "2", "--batch-size", "4", "--log-signals", "spikes,adc,ssa",
+         "--json", "-q"]
+
+
+@pytest.fixture(scope="module")
+def local_log(tmp_path_factory, hw):
+    p = tmp_path_factory.mktemp("local") / "run.h5"
+    assert main([*INFER, "--hardware", hw, "--log", str(p)]) == 0
+    return p
+
+
+def _same_logs(a, b) -> None:
+    da, db = _datasets(a), _datasets(b)
+    assert sorted(da) == sorted(db) and len(da) > 20
+    for k in da:
+        assert da[k].dtype == db[k].dtype and np.array_equal(da[k], db[k]), k
+
+
+def test_infer_on_cluster_gives_the_local_log(tmp_path, cluster, hw, local_log, capsys):
+    capsys.readouterr()
+    p = tmp_path / "run.h5"
+    assert main([*INFER, "--hardware", hw, "--log", str(p), "--scheduler", cluster.scheduler_address,
+                 "--shard-size", "8"]) == 0
+    _same_logs(local_log, p)
+
+
+def test_worker_killed_mid_run_loses_nothing(tmp_path, cluster, hw, local_log, capsys):
+    """SIGKILL one worker while it runs a shard: the shard is recomputed and the log still equals the local one."""
+    addr = cluster.scheduler_address
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer():
+        with distributed.Client(addr, set_as_default=False) as c:
+            pids = c.run(os.getpid)
+            while not stop.is_set() and not killed:
+                for w, keys in c.processing().items():
+                    if any("run_shard" in str(k) for k in keys) and w in pids:
+                        os.kill(pids[w], signal.SIGKILL)
+                        killed.append(pids[w])
+                        return
+                time.sleep(0.01)
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    p = tmp_path / "run.h5"
+    try:
+        rc = main([*INFER, "--hardware", hw, "--log", str(p), "--scheduler", addr, "--shard-size", "4"])
+    finally:
+        stop.set()
+        th.join(30)
+    assert killed, "no worker was killed while running a shard"
+    with pytest.raises(ProcessLookupError):  # the killed worker is gone ...
+        os.kill(killed[0], 0)
+    assert rc == 0  # ... and the run still finished, with the local run's datasets
+    _same_logs(local_log, p)
