@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--log-signals", type=_signal_list, default=_signal_list("spikes,adc"), metavar="LIST",
                    help="signal groups to log: all, none or a comma list of input, seeds, encoder, spikes, membrane,"
                         " ssa, current, noise, adc, requant, residual, logits (default spikes,adc)")
+    q.add_argument("--replayable", action="store_true",
+                   help="refuse (exit 2) a --log-signals choice that an RTL replay (rtl check) could not use "
+                        "(docs/golden-schema.md 5.2)")
     q.add_argument("--resume", action="store_true",
                    help="continue an interrupted --log run from its last complete batch (FILE.h5.partial)")
     q.add_argument("--force", action="store_true", help="overwrite an existing --log file (or its partial file)")
@@ -293,12 +296,24 @@ def _select(n: int, start: int, limit: int | None) -> slice:
 
 
 # ---------------------------------------------------------------------------- commands
+def _check_replayable(signals, option: str) -> None:
+    """``--replayable``: a UsageError unless an RTL replay could use every stored block (golden-schema 5.2)."""
+    from .golden import check_replayable
+
+    try:
+        check_replayable(signals)
+    except ValueError as exc:
+        raise UsageError(f"{option} with --replayable: {exc}") from None
+
+
 def cmd_infer(args) -> int:
     from .run import Runner, predict
     from .workloads import DATASETS
 
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    if args.replayable:
+        _check_replayable(args.log_signals, "--log-signals")
     cfg = load_config(args)
     model = load_model(args.model, args.dataset, cfg)
     arch = model.arch
@@ -575,12 +590,7 @@ def cmd_golden(args) -> int:
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
     if args.replayable:
-        from .golden import check_replayable
-
-        try:
-            check_replayable(args.signals)
-        except ValueError as exc:
-            raise UsageError(f"--signals with --replayable: {exc}") from None
+        _check_replayable(args.signals, "--signals")
     check_output(args.output, args.force)
     cfg = load_config(args)
     model = load_model(args.model, args.dataset, cfg)

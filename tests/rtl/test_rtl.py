@@ -115,6 +115,11 @@ def test_replayable_refuses_incomplete_signal_choice(setup, capsys):
     rc = cli.main(["golden", "--samples", "1", "-o", str(out), "--model", str(setup / "digits.h5"), "-q",
                    "--signals", "spikes,adc", "--replayable"])
     assert rc == 2 and "also needs requant" in capsys.readouterr().err
+    log = setup / "log.h5"
+    rc = cli.main(["infer", "--limit", "1", "--log", str(log), "--model", str(setup / "digits.h5"), "-q",
+                   "--log-signals", "spikes,adc", "--replayable"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and not log.exists() and "--log-signals with --replayable" in err and "requant" in err
 
 
 def test_previous_schema_still_verifies_but_is_not_replayable(setup, tmp_path, capsys):
@@ -171,6 +176,20 @@ def test_check_without_tools_exits_2_with_install_line(golden, capsys, monkeypat
 
 
 # ----------------------------------------------------------------------------- simulation
+@needs_sim
+@pytest.mark.parametrize("block", sorted(rtl.BLOCKS))
+def test_sources_are_verilog_2005(block, tmp_path):
+    """Every top elaborates under ``iverilog -g2005`` (the runner itself compiles with -g2012)."""
+    import subprocess
+
+    top, _, sources = rtl.BLOCKS[block]
+    hdl = rtl.source_dir() / "hdl"
+    p = subprocess.run(["iverilog", "-g2005", "-Wall", "-s", top, "-o", str(tmp_path / "a.vvp")]
+                       + [str(hdl / s) for s in sources], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "warning" not in p.stderr.lower(), p.stderr
+
+
 def _expected_counts(path) -> dict[str, int]:
     """Values per signal a full replay must compare: every element of every replayed dataset."""
     out: dict[str, int] = {}
@@ -209,6 +228,7 @@ def test_rtl_check_replays_every_value(setup, capsys, name, model, hw):
 
 
 def _mutant(tmp_path, capsys, fname: str, old: str, new: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     dest = tmp_path / "mut"
     assert _rtl(capsys, "export", str(dest))[0] == 0
     p = dest / "hdl" / fname
@@ -242,8 +262,8 @@ def test_mutation_one_clock_short_per_draw(golden, tmp_path, capsys):
 
 @needs_sim
 def test_mutation_requantiser_and_lif(golden, tmp_path, capsys):
-    """A requantiser that truncates instead of saturating, and a LIF firing on > instead of >=, are caught."""
-    src = _mutant(tmp_path, capsys, "xpk_colpath.v", "(sh > HI) ? HI[OUT_WIDTH-1:0]", "(1'b0) ? HI[OUT_WIDTH-1:0]")
+    """A requantiser shifting logically instead of arithmetically, and a LIF firing on > instead of >=, are caught."""
+    src = _mutant(tmp_path, capsys, "xpk_colpath.v", "sh = sum >>> s_shift;", "sh = sum >> s_shift;")
     rc, out, _ = _rtl(capsys, "check", str(golden), "--rtl-dir", str(src), "--blocks", "colpath", "-q")
     assert rc == 1 and "signal y_code" in out.splitlines()[-1], out
     src = _mutant(tmp_path / "l", capsys, "xpk_lif.v", "fire = vs >= th;", "fire = vs > th;")
