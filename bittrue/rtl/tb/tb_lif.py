@@ -8,9 +8,8 @@ compared with the stored datasets.
 """
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge
 
-from golden_io import bus, pack, run_bench, unpack
+from golden_io import bus, pack, run_bench, unpack, wait_high
 
 
 async def _lif(dut, g, sb):
@@ -35,7 +34,7 @@ async def _lif(dut, g, sb):
                     dut.v_in.value = pack(np.pad(mem[tok], (0, lanes - nn)), w)
                     dut.y_in.value = pack(np.pad(y[t, tok], (0, lanes - nn)), w)
                     dut.in_valid.value = 1
-                    await FallingEdge(dut.clk)
+                    sb.cycles["token"] = await wait_high(dut, dut.out_valid, 4)
                     dut.in_valid.value = 0
                     mem[tok] = unpack(bus(dut.v_out), lanes, w, signed=True)[:nn]
                     spk = unpack(bus(dut.spikes), lanes, 1)[:nn]
