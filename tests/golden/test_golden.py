@@ -92,7 +92,7 @@ def test_stored_content(golden):
 
     with h5py.File(golden) as f:
         a = f.attrs
-        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.1.0" and a["noise_generator"] == "splitmix64-ih4"
+        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.2.0" and a["noise_generator"] == "splitmix64-ih4"
         assert json.loads(a["signals"]) == list(SIGNALS)
         assert int(a["timesteps"]) == T and int(a["n_samples"]) == SAMPLES
         assert list(f["inputs/sample_id"][()]) == list(range(SAMPLES))
