@@ -327,8 +327,10 @@ def test_independent_lfsr_reproduces_every_draw(golden):
         assert cfg["lfsr"]["width"] == SPEC_WIDTH and cfg["lfsr"]["taps"] == []
         assert cfg["lfsr"]["sharing"] == "comparator" and cfg["lfsr"]["steps_per_draw"] == 0
         n_tok = arch["n_patches"] + 1
-        k_s = (arch["d_k"] - 1).bit_length()  # K_S = d_k rounded up to a power of two
-        k_o = (n_tok - 1).bit_length()  # K_O = N rounded up to a power of two
+        ssa = _unit(gf.f, "blocks.0.ssa").attrs  # resolved K_S, K_O (schema 1.2 replay attributes)
+        k_s, k_o = int(ssa["draw_bits_s"]), int(ssa["draw_bits_o"])
+        assert (1 << k_s, 1 << k_o) == (ssa["k_s"], ssa["k_o"])
+        assert (ssa["steps_per_draw_s"], ssa["steps_per_draw_o"]) == (k_s, k_o)  # steps_per_draw = 0: k clocks
         k_e = cfg["encoder"]["bits"]
         # encoder: one register per comparator (patch, feature), k = 8 bits, steps = k
         seeds = gf.read("encoder/lfsr_seed")
@@ -367,7 +369,7 @@ def test_galois_agrees_on_stored_registers(golden):
     with GoldenFile(golden) as gf:
         seeds = gf.read("blocks.0.ssa/lfsr_seed_o")
         draws = gf.read("blocks.0.ssa/draw_o")
-    k = 5  # K_O = 32 for 17 tokens
+        k = int(_unit(gf.f, "blocks.0.ssa").attrs["draw_bits_o"])  # log2 K_O, resolved
     flat = draws.reshape(draws.shape[0], T, -1)
     for sample, reg in ((0, 0), (1, 777)):
         seed = int(seeds[sample, reg])
