@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--log-signals", type=_signal_list, default=_signal_list("spikes,adc"), metavar="LIST",
                    help="signal groups to log: all, none or a comma list of input, seeds, encoder, spikes, membrane,"
                         " ssa, current, noise, adc, requant, residual, logits (default spikes,adc)")
+    q.add_argument("--replayable", action="store_true",
+                   help="refuse (exit 2) a --log-signals choice that an RTL replay (rtl check) could not use "
+                        "(docs/golden-schema.md 5.2)")
     q.add_argument("--resume", action="store_true",
                    help="continue an interrupted --log run from its last complete batch (FILE.h5.partial)")
     q.add_argument("--force", action="store_true", help="overwrite an existing --log file (or its partial file)")
@@ -165,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=_pos_int, default=4, help="number of samples (default 4)")
     e.add_argument("--signals", type=_signal_list, default=_signal_list("all"), metavar="LIST",
                    help="signal groups to store (default all)")
+    e.add_argument("--replayable", action="store_true",
+                   help="refuse (exit 2) a --signals choice that an RTL replay (rtl check) could not use: every "
+                        "stored block needs its companion groups (docs/golden-schema.md 5.2)")
     e.add_argument("--batch-size", type=_pos_int, default=64, help="samples per batch (default 64)")
     e.add_argument("-o", "--output", required=True, help="golden file to write")
     e.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -175,6 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--batch-size", type=_pos_int, default=64, help="samples per replay batch (default 64)")
     v.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
     v.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
+
+    r = sub.add_parser("rtl", help="RTL reference of the digital blocks (docs/rtl.md): export the Verilog and "
+                                   "cocotb testbenches, or replay a golden file through them")
+    r.add_argument("action", choices=("export", "check"),
+                   help="export: write hdl/ and tb/ to PATH; check: replay golden file PATH through the RTL "
+                        "(needs iverilog and the rtl extra)")
+    r.add_argument("path", help="export: output folder; check: golden file .h5 (schema >= 1.2)")
+    r.add_argument("--rtl-dir", default=None, metavar="DIR",
+                   help="check: sources laid out as export writes them (default: the shipped ones)")
+    r.add_argument("--blocks", default=None, metavar="LIST",
+                   help="check: comma list of encoder, ssa, colpath, lif (default: every block the file stores)")
+    r.add_argument("--json", action="store_true", help="check: JSON on stdout")
+    r.add_argument("--force", action="store_true", help="export: overwrite an existing folder")
+    r.add_argument("--quiet", "-q", action="store_true", help="no log lines on stderr")
 
     c = sub.add_parser("compile", help="float model + hardware config -> hardware image (.h5)")
     _model_opts(c, by_dataset=False)
@@ -284,12 +304,24 @@ def _select(n: int, start: int, limit: int | None) -> slice:
 
 
 # ---------------------------------------------------------------------------- commands
+def _check_replayable(signals, option: str) -> None:
+    """``--replayable``: a UsageError unless an RTL replay could use every stored block (golden-schema 5.2)."""
+    from .golden import check_replayable
+
+    try:
+        check_replayable(signals)
+    except ValueError as exc:
+        raise UsageError(f"{option} with --replayable: {exc}") from None
+
+
 def cmd_infer(args) -> int:
     from .run import Runner, predict
     from .workloads import DATASETS
 
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    if args.replayable:
+        _check_replayable(args.log_signals, "--log-signals")
     cfg = load_config(args)
     model = load_model(args.model, args.dataset, cfg)
     arch = model.arch
@@ -572,6 +604,8 @@ def cmd_golden(args) -> int:
 
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    if args.replayable:
+        _check_replayable(args.signals, "--signals")
     check_output(args.output, args.force)
     cfg = load_config(args)
     model = load_model(args.model, args.dataset, cfg)
@@ -603,6 +637,19 @@ def cmd_verify(args) -> int:
         return 0
     print(f"verify {args.file}: {res.mismatch.line()}")
     return 1
+
+
+def cmd_rtl(args) -> int:
+    from . import rtl
+
+    if args.action == "export":
+        files = rtl.export(args.path, args.force)
+        print(f"rtl export {args.path}: {len(files)} files (hdl/: Verilog, tb/: cocotb testbenches; docs/rtl.md)")
+        return 0
+    blocks = [b.strip() for b in args.blocks.split(",") if b.strip()] if args.blocks else None
+    res = rtl.check(args.path, rtl_dir=args.rtl_dir, blocks=blocks, log=None if args.quiet else log.info)
+    print(rtl.report(res, args.path, as_json=args.json))
+    return 0 if res.ok else 1
 
 
 def _open_h5(path: str, reader):
@@ -640,7 +687,8 @@ from .plot import cmd_plot  # noqa: E402
 from .sweep import cmd_sweep  # noqa: E402
 
 COMMANDS = {"energy": cmd_energy, "infer": cmd_infer, "compile": cmd_compile, "program": cmd_program, "info": cmd_info,
-            "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify, "sweep": cmd_sweep, "plot": cmd_plot}
+            "golden": cmd_golden, "export-golden": cmd_golden, "verify": cmd_verify, "sweep": cmd_sweep, "plot": cmd_plot,
+            "rtl": cmd_rtl}
 
 
 def _terminate_as_interrupt():

@@ -23,7 +23,7 @@ and progress bars go to stderr (`--quiet` silences them).
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | a check failed: `verify` found a mismatch (the first one is named on stderr) |
+| 1 | a check failed: `verify` or `rtl check` found a mismatch (the first one is named) |
 | 2 | usage or input error: one line on stderr naming the problem and the fix, never a traceback |
 | 130 | interrupted (Ctrl-C or SIGTERM); outputs are left untouched, an `infer --log` run keeps `FILE.partial` for `--resume` |
 
@@ -36,6 +36,7 @@ and progress bars go to stderr (`--quiet` silences them).
 | `ConfigError` | hardware configuration: file missing, not TOML, unknown section or field, wrong type, value out of range (the message names field, value and allowed range) |
 | `ModelError` | float model, hardware image or chip file: missing, not HDF5, truncated, another format, a newer major version, shapes that disagree with the architecture, NaN/Inf values |
 | `GoldenError` (a `ModelError`) | golden file or activation log: another schema, a newer major `schema_version`, missing groups, a partial log that cannot be resumed |
+| `RtlError` (a `ModelError`) | `rtl check`: iverilog or cocotb missing (the message gives the install line), a file of schema < 1.2 or with no replayable block, RTL that does not build |
 | `OutputError` | output exists (pass `--force`), directory missing or not writable, a partial output exists (pass `--resume` or `--force`) |
 
 Outputs (`compile -o`, `program -o`, `golden -o`, `infer --log`) are written to a temporary file beside the

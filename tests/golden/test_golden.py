@@ -92,7 +92,7 @@ def test_stored_content(golden):
 
     with h5py.File(golden) as f:
         a = f.attrs
-        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.1.0" and a["noise_generator"] == "splitmix64-ih4"
+        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.2.0" and a["noise_generator"] == "splitmix64-ih4"
         assert json.loads(a["signals"]) == list(SIGNALS)
         assert int(a["timesteps"]) == T and int(a["n_samples"]) == SAMPLES
         assert list(f["inputs/sample_id"][()]) == list(range(SAMPLES))
@@ -327,9 +327,13 @@ def test_independent_lfsr_reproduces_every_draw(golden):
         assert cfg["lfsr"]["width"] == SPEC_WIDTH and cfg["lfsr"]["taps"] == []
         assert cfg["lfsr"]["sharing"] == "comparator" and cfg["lfsr"]["steps_per_draw"] == 0
         n_tok = arch["n_patches"] + 1
-        # spec 3.2 / 3.4 defaults: K_S = K_O = 16 (d_k = 16 here), so 4-bit draws
+        # spec 3.2 / 3.4 defaults: K_S = K_O = 16 (d_k = 16 here), so 4-bit draws with 4 clocks each
         assert cfg["ssa"] == {"k_s": 16, "k_o": 16} and arch["d_k"] == 16
         k_s = k_o = 4
+        ssa = _unit(gf.f, "blocks.0.ssa").attrs  # the file's resolved values (schema 1.2 replay attributes) agree
+        assert (int(ssa["draw_bits_s"]), int(ssa["draw_bits_o"])) == (k_s, k_o)
+        assert (ssa["k_s"], ssa["k_o"]) == (16, 16)
+        assert (ssa["steps_per_draw_s"], ssa["steps_per_draw_o"]) == (k_s, k_o)  # steps_per_draw = 0: k clocks
         k_e = cfg["encoder"]["bits"]
         # encoder: one register per comparator (patch, feature), k = 8 bits, steps = k
         seeds = gf.read("encoder/lfsr_seed")
@@ -368,7 +372,8 @@ def test_galois_agrees_on_stored_registers(golden):
     with GoldenFile(golden) as gf:
         seeds = gf.read("blocks.0.ssa/lfsr_seed_o")
         draws = gf.read("blocks.0.ssa/draw_o")
-    k = 4  # K_O = 16, the spec default
+        k = int(_unit(gf.f, "blocks.0.ssa").attrs["draw_bits_o"])  # log2 K_O, resolved
+    assert k == 4  # K_O = 16, the spec default
     flat = draws.reshape(draws.shape[0], T, -1)
     for sample, reg in ((0, 0), (1, 777)):
         seed = int(seeds[sample, reg])
