@@ -100,6 +100,10 @@ def _parse(argv):
                     help="use only the first N training and N test samples (0: all; smoke runs)")
     ap.add_argument("--timesteps", type=int, default=0, help="time steps T (0: the architecture's); stored in "
                                                              "the model")
+    ap.add_argument("--depth", type=int, default=0,
+                    help="blocks (0: the architecture's); smoke runs of a smaller network, stored in the model")
+    ap.add_argument("--dim", type=int, default=0,
+                    help="width D (0: the architecture's; d_k = D / heads, MLP 4 D); smoke runs, stored in the model")
     ap.add_argument("--seed", type=int, default=0, help="seed of torch, numpy and data order")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (cosine to 0)")
@@ -218,7 +222,8 @@ def _main(args, argv) -> int:  # noqa: C901
 
     import torch
 
-    sys.path.insert(0, str(ROOT / "tools"))
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
     from _torch_hw import HWOptions
     from _torch_net import (AnnTransformer, SpikingTransformer, ann_to_arrays, arrays_to_ann, load_snn,
                             snn_to_float_model)
@@ -232,6 +237,16 @@ def _main(args, argv) -> int:  # noqa: C901
     arch = ARCHITECTURES[ARCH_OF[args.arch]]
     if args.timesteps:
         arch = dataclasses.replace(arch, timesteps=args.timesteps)
+    if args.depth:
+        arch = dataclasses.replace(arch, depth=args.depth)
+    if args.dim:
+        if args.dim % arch.heads:
+            raise InputError(f"--dim {args.dim}: must be a multiple of the {arch.heads} heads")
+        arch = dataclasses.replace(arch, dim=args.dim, d_k=args.dim // arch.heads, mlp=4 * args.dim)
+    try:
+        arch.validate()
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
     try:
         hw = HardwareConfig.load(args.hardware) if args.hardware else HardwareConfig()
     except ConfigError as exc:

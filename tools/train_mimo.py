@@ -107,7 +107,8 @@ def main(argv=None) -> int:  # noqa: C901
     args = _parse(argv)
     import torch
 
-    sys.path.insert(0, str(ROOT / "tools"))
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
     from _torch_hw import HWOptions
     from _torch_net import SpikingTransformer, load_snn, snn_to_float_model
     from bittrue.config import ConfigError, HardwareConfig
