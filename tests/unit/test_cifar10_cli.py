@@ -39,8 +39,8 @@ def _cases(tmp):
     model = tmp / "none.h5"  # never read: every case fails before the model
     return {
         "no_data_dir": (["--model", str(model)], "--data-dir"),
-        "missing_dir": (["--data-dir", str(tmp / "nope"), "--model", str(model)], "not found"),
-        "not_a_dir": (["--data-dir", str(tmp / "afile"), "--model", str(model)], "not found"),
+        "missing_dir": (["--data-dir", str(tmp / "nope"), "--model", str(model)], "CIFAR-10 directory"),
+        "not_a_dir": (["--data-dir", str(tmp / "afile"), "--model", str(model)], "CIFAR-10 directory"),
         "missing_file": (["--data-dir", str(missing_file), "--model", str(model)], "missing data_batch_3.bin"),
         "truncated": (["--data-dir", str(truncated), "--model", str(model)], "whole number"),
         "no_model": (["--data-dir", str(good)], "--model"),
