@@ -107,3 +107,34 @@ def test_torch_ann_equals_numpy_ann(name):
     want = ann_forward_tokens(arrays, x.numpy(), arch)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_hardware_config_reaches_the_layers(tmp_path):
+    """``--hardware FILE.toml`` -> HWOptions -> every HWLinear: ADC bits, output noise, PCM time, tile mapping."""
+    from _torch_hw import HWOptions
+
+    from bittrue.config import HardwareConfig
+
+    toml = tmp_path / "hw.toml"
+    toml.write_text('[tile]\nadc_bits = 6\ncols = 32\nmapping = "tile"\n[pcm]\noutput_noise = false\n'
+                    't_inference_s = 3600.0\n')
+    hw = HardwareConfig.load(toml)
+    opts = HWOptions(hw)
+    assert (opts.adc_bits, opts.out_noise_lsb, opts.pcm_time_s) == (6, 0.0, 3600.0)
+    assert opts.as_dict()["mapping"] == "tile" and opts.as_dict()["tile_cols"] == 32
+    assert HWOptions(hw, adc_bits=8, out_noise_lsb=0.5, pcm_time_s=1.0).adc_bits == 8  # explicit options win
+    net = _net(ARCHITECTURES["digits"])
+    net2 = type(net)(ARCHITECTURES["digits"], 16, 16, opts)
+    assert all(m.opts.hw is hw for m in net2.lin.values())
+    # the ADC quantises to 6 bits: at most 2^6 distinct codes per column in a noisy training forward
+    net2.train()
+    net2.state.noise = 1.0
+    net2.state.forward_id = 1
+    lin = net2.lin["blocks_0_mlp1"]
+    x = (torch.rand(16, 17, 64) < 0.5).float()  # 272 currents per column
+    with torch.no_grad():
+        lin.bn.eval()
+        y = lin(x)
+        a, b = lin.bn.weight / torch.sqrt(lin.bn.running_var + lin.bn.eps), lin.bn.bias
+        codes = ((y - b) / a).reshape(-1, y.shape[-1])
+    assert max(len(torch.unique(codes[:, c])) for c in range(codes.shape[1])) <= 64
