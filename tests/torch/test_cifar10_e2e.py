@@ -93,3 +93,19 @@ def test_cifar10_train_then_infer_full_size(data_dir, tmp_path):
     _check_model(out, 6, 512, 1)
     res = _infer(data_dir, out)
     assert res["samples"] == 2 and np.asarray(res["logits"]).shape == (2, 10)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["digits", "--hardware", "{d}/missing.toml"], "file not found"),
+    (["digits", "--hardware", "{d}/bad.toml"], "tile.adc_bits"),
+    (["cifar10"], "--data-dir"),
+    (["cifar10", "--data-dir", "{d}", "--dim", "100"], "--dim 100"),
+    (["digits", "--k-o", "24"], "powers of two"),
+])
+def test_train_bad_input_exit_2(tmp_path, capsys, argv, needle):
+    (tmp_path / "bad.toml").write_text("[tile]\nadc_bits = 99\n")
+    argv = [a.format(d=tmp_path) for a in argv] + ["--out", str(tmp_path / "x.h5"), "--quiet"]
+    rc = _train_main()(argv)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "x.h5").exists()
