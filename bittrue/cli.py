@@ -123,8 +123,11 @@ def _device_opts(p: argparse.ArgumentParser, with_float: bool) -> None:
 
 def _data_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits",
-                   help="digits (default) or mimo (in-context MIMO detection, docs/mimo.md: prints SER versus SNR "
-                        "beside float ICL and the classical detectors)")
+                   help="digits (default), mimo (in-context MIMO detection, docs/mimo.md: prints SER versus SNR "
+                        "beside float ICL and the classical detectors) or cifar10 (--data-dir and --model, "
+                        "docs/cifar10.md)")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="cifar10: the extracted cifar-10-batches-bin folder (data_batch_1..5.bin, test_batch.bin)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
     p.add_argument("--start", type=_nonneg_int, default=0, help="first sample (mimo: task) index (default 0)")
     p.add_argument("--limit", type=_pos_int, default=None, help="number of samples (default: all)")
@@ -266,14 +269,14 @@ def load_model(path: str | None, dataset: str = "digits", cfg: HardwareConfig | 
 
 
 def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None, no_comp: bool,
-               program_seed: int, model_path: str | None = None, quiet: bool = False):
-    """compile (with calibration on training samples) + program."""
+               program_seed: int, model_path: str | None = None, quiet: bool = False, data_dir: str | None = None):
+    """compile (with calibration on training samples; cifar10: of ``data_dir``) + program."""
     from .compile import compile_model, file_sha256
     from .model import default_model_path
     from .program import program
     from .workloads import calibration_tokens
 
-    calib = calibration_tokens(model.arch, cfg.tile.calibration_samples)
+    calib = calibration_tokens(model.arch, cfg.tile.calibration_samples, data_dir)
     default = {"mimo-icl": "mimo-icl"}.get(model.arch.name, "digits")
     sha = file_sha256(model_path or default_model_path(default))
     with bar(len(calib) if calib is not None else 0, "calibrate", quiet) as b:
@@ -282,12 +285,12 @@ def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None
                    program_seed=program_seed)
 
 
-def load_selection(dataset: str, split: str, arch, start: int, limit: int | None):
+def load_selection(dataset: str, split: str, arch, start: int, limit: int | None, data_dir: str | None = None):
     """(tokens, labels, global sample ids, slice) of ``dataset``/``split`` from ``start``, ``limit`` samples."""
     from .workloads import load_tokens
 
     try:
-        x, labels = load_tokens(dataset, split, arch)
+        x, labels = load_tokens(dataset, split, arch, data_dir)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     sel = _select(len(x), start, limit)
@@ -316,12 +319,20 @@ def _check_replayable(signals, option: str) -> None:
 
 def cmd_infer(args) -> int:
     from .run import Runner, predict
-    from .workloads import DATASETS
+    from .workloads import DATASETS, check_data_dir
 
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
     if args.replayable:
         _check_replayable(args.log_signals, "--log-signals")
+    if args.dataset == "cifar10":  # no shipped model, user data: check both before any work
+        try:
+            check_data_dir(args.dataset, args.data_dir)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.model is None:
+            raise UsageError("--dataset cifar10: no model ships; give --model M.h5 (tools/train.py cifar10, "
+                             "docs/cifar10.md)")
     cfg = load_config(args)
     model = load_model(args.model, args.dataset, cfg)
     arch = model.arch
@@ -339,7 +350,7 @@ def cmd_infer(args) -> int:
         from .dist import check_scheduler
 
         check_scheduler(args)
-    x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.limit)
+    x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.limit, args.data_dir)
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
     t_warm = 0.0
@@ -352,7 +363,7 @@ def cmd_infer(args) -> int:
         comp = None
     else:
         chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
-                          args.program_seed, args.model, args.quiet)
+                          args.program_seed, args.model, args.quiet, args.data_dir)
         drift = chip.t_inference_s
         comp = chip.drift_compensation
         runner = Runner(chip, timesteps=T)

@@ -8,6 +8,11 @@ shape (n, Q).  Split ``test`` is the fixed test set :func:`bittrue.datasets.mimo
 0, 2, ..., 20 dB interleaved); split ``train`` is :data:`MIMO_TRAIN_TASKS` tasks of the training distribution
 (SNR uniform 0..20 dB) from the seeded generator with :data:`MIMO_TRAIN_SEED` (disjoint from the test set's
 seed): compile calibrates the ADCs of the ``mimo-icl`` model on its first prompts.
+
+``cifar10``: CIFAR-10 from the user's binary files (``data_dir``: the extracted ``cifar-10-batches-bin`` folder;
+nothing ships and nothing is downloaded), 4 x 4 x 3 patch tokens of the pixel bytes; ``train`` is
+``data_batch_1..5.bin``, ``test`` is ``test_batch.bin``.  No model ships: ``tools/train.py cifar10`` makes one
+(docs/cifar10.md).
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import numpy as np
 
 from .model import Architecture
 
-DATASETS = ("digits", "mimo")
+DATASETS = ("digits", "mimo", "cifar10")
 #: Shipped model used when ``--model`` is not given, per dataset.
 DEFAULT_MODEL = {"digits": "digits", "mimo": "mimo-icl"}
 #: Seed and size of the mimo ``train`` split (ADC calibration prompts); the test set uses ``TEST_SEED``.
@@ -38,18 +43,51 @@ def mimo_tasks(split: str) -> dict[str, np.ndarray]:
     raise ValueError(f"unknown split {split!r}: choose train, test or all")
 
 
-def load_tokens(dataset: str, split: str, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
+def check_data_dir(dataset: str, data_dir) -> None:
+    """Raise ValueError (one line) unless ``data_dir`` holds ``dataset``'s files (cifar10; others need none)."""
+    if dataset != "cifar10":
+        return
+    from pathlib import Path
+
+    from .datasets.cifar10 import RECORD, TEST_FILES, TRAIN_FILES, CifarFormatError
+
+    if data_dir is None:
+        raise CifarFormatError("--dataset cifar10 needs --data-dir DIR (the extracted cifar-10-batches-bin folder; "
+                               "nothing is downloaded)")
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise CifarFormatError(f"CIFAR-10 directory {d}: not found (give the extracted cifar-10-batches-bin folder)")
+    missing = [n for n in TRAIN_FILES + TEST_FILES if not (d / n).is_file()]
+    if missing:
+        raise CifarFormatError(f"CIFAR-10 directory {d}: missing {', '.join(missing)}")
+    for n in TRAIN_FILES + TEST_FILES:
+        size = (d / n).stat().st_size
+        if size == 0 or size % RECORD:
+            raise CifarFormatError(f"CIFAR-10 file {d / n}: {size} bytes is not a whole number of {RECORD}-byte "
+                                   f"records (truncated or not the binary version?)")
+
+
+def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """(p_code uint8 (n, n_patches, token_features), labels int64) of ``dataset``/``split`` for ``arch``.
 
-    Labels are (n,) classes for digits and (n, Q) joint query classes for mimo.
+    Labels are (n,) classes for digits and cifar10 and (n, Q) joint query classes for mimo.  ``data_dir``: the
+    cifar10 files (:func:`check_data_dir`).
     """
-    if dataset == "digits":
-        from .datasets.digits import load_digits
+    if dataset in ("digits", "cifar10"):
         from .datasets._common import patchify
 
-        images, labels = load_digits(split)
+        if dataset == "digits":
+            from .datasets.digits import load_digits
+
+            images, labels = load_digits(split)
+        else:
+            from .datasets.cifar10 import load_cifar10
+
+            check_data_dir(dataset, data_dir)
+            parts = [load_cifar10(data_dir, s) for s in (("train", "test") if split == "all" else (split,))]
+            images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         if arch.image_shape and tuple(arch.image_shape) != images.shape[1:]:
-            raise ValueError(f"dataset digits has {images.shape[1:]} images; model {arch.name} expects "
+            raise ValueError(f"dataset {dataset} has {images.shape[1:]} images; model {arch.name} expects "
                              f"{tuple(arch.image_shape)}")
         tokens = patchify(images, arch.patch or 2)
     elif dataset == "mimo":
@@ -70,13 +108,14 @@ def load_tokens(dataset: str, split: str, arch: Architecture) -> tuple[np.ndarra
     return np.ascontiguousarray(tokens, dtype=np.uint8), labels.astype(np.int64)
 
 
-def calibration_tokens(arch: Architecture, n: int) -> np.ndarray | None:
+def calibration_tokens(arch: Architecture, n: int, data_dir=None) -> np.ndarray | None:
     """Up to ``n`` training token codes to calibrate the ADC full scales of ``arch``, or None (no calibration).
 
-    digits: the digits training images; mimo-icl: prompts of the mimo ``train`` split (never the test set).
+    digits: the digits training images; mimo-icl: prompts of the mimo ``train`` split (never the test set);
+    cifar10-vit-small: the first training images of ``data_dir`` (None without it).
     """
-    dataset = {"digits": "digits", "mimo-icl": "mimo"}.get(arch.name)
-    if dataset is None:
+    dataset = {"digits": "digits", "mimo-icl": "mimo", "cifar10-vit-small": "cifar10"}.get(arch.name)
+    if dataset is None or dataset == "cifar10" and data_dir is None:
         return None
-    tokens, _ = load_tokens(dataset, "train", arch)
+    tokens, _ = load_tokens(dataset, "train", arch, data_dir)
     return tokens[:n]

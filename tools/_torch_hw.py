@@ -55,81 +55,150 @@ class LIF(torch.nn.Module):
         return s
 
 
-def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float, pcm=None, tile_cols: int = 256,
-                     per_tile: bool = False) -> torch.Tensor:
+def weight_scale(w: torch.Tensor, mapping, tile_cols: int) -> torch.Tensor:
+    """w_max (1, out) of spec 4.3 as ``bittrue.compile.target_conductances`` computes it: max |w| per column
+    (``Mapping.COLUMN``) or per column tile of ``tile_cols`` columns (``Mapping.TILE``); 0 becomes 1."""
+    from bittrue.modes import Mapping
+
+    a = w.detach().abs()
+    if Mapping(mapping) == Mapping.COLUMN:
+        wmax = a.amax(0, keepdim=True)
+    else:
+        wmax = torch.empty_like(a[:1])
+        for c0 in range(0, w.shape[1], tile_cols):
+            wmax[:, c0:c0 + tile_cols] = a[:, c0:c0 + tile_cols].amax()
+    return torch.where(wmax > 0, wmax, torch.ones_like(wmax))
+
+
+def tile_amax(x: torch.Tensor, tile_cols: int) -> torch.Tensor:
+    """(out,) max of ``x`` (..., out) over everything but the last axis and over each column tile, per column."""
+    m = x.reshape(-1, x.shape[-1]).amax(0)
+    out = torch.empty_like(m)
+    for c0 in range(0, m.shape[0], tile_cols):
+        out[c0:c0 + tile_cols] = m[c0:c0 + tile_cols].amax()
+    return out
+
+
+def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float, hw=None) -> torch.Tensor:
     """Noise to add to ``w`` (in, out) so that ``w + noise`` is ``w`` programmed on PCM and read at ``t_s``.
 
-    The numpy device model of ``bittrue.program`` in torch, from the same ``PCMConfig`` (default: the spec's):
-    mapping to G+/G- (spec 4.3; per column, or per tile of ``tile_cols`` columns with ``per_tile``),
-    ``bittrue.program.device_conductance`` itself (programming noise, drift with per-device nu, 1/f read
-    noise; each standard-normal draw scaled by ``scale``, 0 gives the drift mean only) and global drift
-    compensation with the same granularity as ``program``: one gain per column tile, the sum of both
-    polarities' conductances at programming over their sum at ``t_s``.  Not quantised (training only).
+    The numpy device model of ``bittrue.program`` in torch, from the same ``HardwareConfig`` (default: the
+    spec's), step for step: mapping to G+/G- with ``tile.mapping`` (w_max per column or per column tile of
+    ``tile.cols``, spec 4.3), ``bittrue.program.device_conductance`` itself (programming noise, drift with
+    per-device nu, 1/f read noise; each standard-normal draw scaled by ``scale``, 0 gives the drift mean only),
+    quantisation to the ``tile.g_bits`` conductance image (spec 4.5) and, where ``pcm.drift_compensation``,
+    global drift compensation with ``program``'s granularity: one gain per column tile, the sum of both
+    polarities' codes at programming over their sum at ``t_s``.  ``tests/torch/test_pcm_noise_stats.py``
+    compares the two statistically.  Training only: no gradient (the caller adds it straight-through).
     """
-    from bittrue.config import PCMConfig
+    from bittrue.config import HardwareConfig
     from bittrue.program import device_conductance
 
-    pcm = PCMConfig() if pcm is None else pcm
+    hw = HardwareConfig() if hw is None else hw
+    pcm, cols = hw.pcm, hw.tile.cols
+    lsb = pcm.g_max_uS / (1 << hw.tile.g_bits)
+
+    def quantise(g):  # bittrue.compile.quantise_conductance in conductance units
+        return torch.floor(g / lsb + 0.5).clamp(0, 32767)
+
     with torch.no_grad():
         n_out = w.shape[1]
-        wmax = w.abs().amax(0, keepdim=True).clamp_min(1e-12)
-        if per_tile:
-            for c0 in range(0, n_out, tile_cols):
-                wmax[:, c0:c0 + tile_cols] = wmax[:, c0:c0 + tile_cols].amax()
+        wmax = weight_scale(w, hw.tile.mapping, cols)
         g_t = torch.stack([w.clamp_min(0), (-w).clamp_min(0)]) / wmax * pcm.g_max_uS
         xi = [scale * torch.randn_like(g_t) for _ in range(3)]
         g_p, g_now = device_conductance(g_t, pcm, float(t_s), *xi)
+        code_p, code_t = quantise(g_p), quantise(g_now)
         if pcm.drift_compensation:
-            for c0 in range(0, n_out, tile_cols):
-                sp = g_p[:, :, c0:c0 + tile_cols].sum()
-                st = g_now[:, :, c0:c0 + tile_cols].sum()
+            for c0 in range(0, n_out, cols):
+                sp = code_p[:, :, c0:c0 + cols].sum()
+                st = code_t[:, :, c0:c0 + cols].sum()
                 if st > 0:
-                    g_now[:, :, c0:c0 + tile_cols] *= sp / st
-        w_t = (g_now[0] - g_now[1]) / pcm.g_max_uS * wmax
+                    code_t[:, :, c0:c0 + cols] *= sp / st
+        w_t = (code_t[0] - code_t[1]) * lsb / pcm.g_max_uS * wmax
         return w_t - w
 
 
-def hw_linear_class(state, args):
-    """The training-time crossbar layer ``BN(x @ W)`` with PCM weight noise and an ADC model.
+class HWOptions:
+    """The training-time hardware model of a run: the ``HardwareConfig`` (PCM device model, tile mapping and
+    width, ADC bits, output noise) and the training knobs that scale it.
 
-    ``state`` carries ``noise`` (the current noise scale) and ``forward_id`` (one PCM draw per network forward);
-    ``args`` the options ``pcm_noise``, ``pcm_time``, ``adc_bits`` and ``out_noise``.
+    ``pcm_noise`` scales the PCM stochastic terms (0: off), ``pcm_time_s`` is the read time (default the config's
+    ``pcm.t_inference_s``), ``adc_bits`` / ``out_noise_lsb`` default to ``tile.adc_bits`` and
+    ``tile.output_noise_lsb`` (0 where ``pcm.output_noise`` is off); 0 ADC bits: no ADC model.
     """
-    import torch.nn as nn
 
-    def round_ste(x):
-        return x + (torch.round(x) - x).detach()
+    def __init__(self, hw=None, pcm_noise: float = 1.0, pcm_time_s: float | None = None,
+                 adc_bits: int | None = None, out_noise_lsb: float | None = None):
+        from bittrue.config import HardwareConfig
 
-    class HWLinear(nn.Module):
-        """BN(x @ W) with PCM weight noise and an ADC model in training."""
+        self.hw = HardwareConfig() if hw is None else hw
+        self.pcm_noise = float(pcm_noise)
+        self.pcm_time_s = float(self.hw.pcm.t_inference_s if pcm_time_s is None else pcm_time_s)
+        self.adc_bits = int(self.hw.tile.adc_bits if adc_bits is None else adc_bits)
+        default_noise = self.hw.tile.output_noise_lsb if self.hw.pcm.output_noise else 0.0
+        self.out_noise_lsb = float(default_noise if out_noise_lsb is None else out_noise_lsb)
 
-        def __init__(self, fin, fout):
-            super().__init__()
-            self.weight = nn.Parameter(torch.empty(fin, fout))
-            nn.init.kaiming_uniform_(self.weight.T, a=math.sqrt(5))
-            self.bn = nn.BatchNorm1d(fout)
+    def as_dict(self) -> dict:
+        return {"pcm_noise_scale": self.pcm_noise, "pcm_time_s": self.pcm_time_s, "adc_bits": self.adc_bits,
+                "out_noise_lsb": self.out_noise_lsb, "tile_cols": self.hw.tile.cols,
+                "mapping": self.hw.tile.mapping.name.lower(), "g_bits": self.hw.tile.g_bits,
+                "drift_compensation": self.hw.pcm.drift_compensation}
 
-        def forward(self, x):
-            w = self.weight
-            hw = self.training and state.noise > 0
-            if hw and args.pcm_noise > 0:
-                if getattr(self, "_noise_id", None) != state.forward_id:
-                    self._noise = pcm_weight_noise(w, state.noise * args.pcm_noise, args.pcm_time,
-                                                   getattr(state, "pcm", None), getattr(state, "tile_cols", 256))
-                    self._noise_id = state.forward_id
-                w = w + self._noise
-            y = x @ w
-            if hw and args.adc_bits > 0:
-                wmax = self.weight.detach().abs().amax(0).clamp_min(1e-12)
-                cur = y / wmax
-                half = 2 ** (args.adc_bits - 1)
-                lsb = (cur.detach().abs().amax().clamp_min(1e-6)) / half
-                code = cur / lsb
-                code = code + state.noise * args.out_noise * torch.randn_like(code)
-                code = round_ste(code)
-                code = code + (code.clamp(-half, half - 1) - code).detach()
-                y = code * lsb * wmax
-            shp = y.shape
-            return self.bn(y.reshape(-1, shp[-1])).reshape(shp)
 
-    return HWLinear
+class HWState:
+    """Mutable training state shared by the layers of one network: the noise scale (ramped; 0 in evaluation),
+    one PCM draw per network forward (``forward_id``: a chip, shared by all time steps), SSA sampled or in
+    expectation form (curriculum), and the largest |residual| seen in evaluation mode."""
+
+    def __init__(self):
+        self.noise = 0.0
+        self.forward_id = 0
+        self.ssa_sample = True
+        self.max_abs_r = 0.0
+
+
+def round_ste(x):
+    return x + (torch.round(x) - x).detach()
+
+
+class HWLinear(torch.nn.Module):
+    """The training-time crossbar layer ``BN(x @ W)`` (bias-free) with PCM weight noise and an ADC model.
+
+    In training with ``state.noise > 0``: ``W`` is replaced by ``W + pcm_weight_noise(W)`` (straight-through,
+    one draw per network forward), and the column current ``x @ W / w_max`` (``w_max`` by ``tile.mapping``) is
+    quantised to ``adc_bits`` signed codes with a full scale of the batch's max |I| per column tile (detached;
+    the chip calibrates one full scale per column tile), after ``out_noise_lsb`` LSBs of Gaussian output noise;
+    rounding and clamping are straight-through.  Evaluation: plain ``BN(x @ W)``.
+    """
+
+    def __init__(self, fin: int, fout: int, state: HWState, opts: HWOptions):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.empty(fin, fout))
+        torch.nn.init.kaiming_uniform_(self.weight.T, a=math.sqrt(5))
+        self.bn = torch.nn.BatchNorm1d(fout)
+        self.state, self.opts = state, opts
+        self._noise_id = None
+
+    def forward(self, x):
+        st, o = self.state, self.opts
+        w = self.weight
+        hw = self.training and st.noise > 0
+        if hw and o.pcm_noise > 0:
+            if self._noise_id != st.forward_id:
+                self._noise = pcm_weight_noise(w, st.noise * o.pcm_noise, o.pcm_time_s, o.hw)
+                self._noise_id = st.forward_id
+            w = w + self._noise
+        y = x @ w
+        if hw and o.adc_bits > 0:
+            cols = o.hw.tile.cols
+            wmax = weight_scale(self.weight, o.hw.tile.mapping, cols)[0]
+            cur = y / wmax
+            half = 2 ** (o.adc_bits - 1)
+            lsb = tile_amax(cur.detach().abs(), cols).clamp_min(1e-6) / half
+            code = cur / lsb
+            code = code + st.noise * o.out_noise_lsb * torch.randn_like(code)
+            code = round_ste(code)
+            code = code + (code.clamp(-half, half - 1) - code).detach()
+            y = code * lsb * wmax
+        shp = y.shape
+        return self.bn(y.reshape(-1, shp[-1])).reshape(shp)

@@ -1,16 +1,19 @@
 #!/usr/bin/env python
 """Numpy forward of the ANN baseline trained by ``tools/train.py`` (no torch needed).
 
-The ANN has the SNN's size (digits: 2x2 patches -> 16 tokens + CLS, D = 64, depth 2, 4 heads, MLP 256) with
-real-valued inputs ``code / 255``, a learned CLS vector and position embedding, pre-LayerNorm blocks with
-softmax attention (no mask) and tanh-approximate GELU, a final LayerNorm on the CLS token and a linear head::
+The ANN is the SNN's network (``bittrue.netlist``) with each XPK-1 op mapped to its ANN counterpart
+(:func:`ann_plan`): real-valued inputs ``code / 255``, a learned CLS vector and position embedding, pre-LayerNorm
+blocks (a LIF reading the residual -> LayerNorm) with softmax attention (SSA; unmasked, causal for a causal
+``arch.mask``) and tanh-approximate GELU (the MLP's hidden LIF), q/k/v LIFs as identity slices, a final LayerNorm
+on the readout tokens and a linear head; for digits::
 
     h = [cls; x @ We + be] + pos
     per block:  h += proj(MHA(LN1(h)));  h += W2 gelu(W1 LN2(h) + b1) + b2
     logits = head(LN_f(h[0]))
 
 Weights are plain float32 arrays in an ``.npz`` (linear weights stored (in, out)), keys as PyTorch's
-state_dict names (``embed.weight``, ``blocks.0.qkv.weight``, ...) plus ``meta.*`` scalars.
+state_dict names (``embed.weight``, ``blocks.0.qkv.weight``, ...) plus ``meta.*`` scalars (and, since the netlist, ``meta.arch_json``: the ``Architecture``; older files get the
+image classifier of their ``meta.*`` and shapes, :func:`ann_arch`).
 
 Usage: ``python tools/ann.py [bittrue/models/digits-ann.npz]`` prints the test accuracy.
 """
@@ -45,10 +48,63 @@ def save_ann(path: str | Path, params: dict[str, np.ndarray]) -> None:
             zf.writestr(info, buf.getvalue())
 
 
-def _patchify(images: np.ndarray, p: int) -> np.ndarray:
-    n, h, w, c = images.shape
-    x = images.reshape(n, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(n, (h // p) * (w // p), p * p * c)
+def ann_plan(arch) -> list[tuple]:
+    """The ANN counterpart of each op of ``bittrue.netlist.netlist(arch)``: a list of ``(op, role, name)``.
+
+    Roles: ``input`` (ENCODER: the real features themselves), ``linear`` (XBAR -> affine layer ``name``),
+    ``embed`` (EMBED: ``cls`` / ``pos``), ``norm`` (a LIF reading the residual -> LayerNorm ``name``:
+    ``blocks.b.ln1``, ``blocks.b.ln2``, ... in block order, ``ln_f`` outside the blocks), ``slice`` (a LIF feeding
+    the SSA -> identity on its columns), ``gelu`` (any other LIF: the MLP's hidden layer), ``attention`` (SSA ->
+    softmax attention), ``add`` (ADD -> residual add), ``logits`` (LOGITS: the readout's outputs).
+    """
+    from bittrue import netlist as nl
+
+    ops = nl.netlist(arch)
+    ssa_in = {s for op in ops if op.kind == nl.SSA for s in op.src}
+    plan, norms = [], {}
+    for op in ops:
+        name = None
+        if op.kind == nl.ENCODER:
+            role = "input"
+        elif op.kind == nl.XBAR:
+            role, name = "linear", op.name
+        elif op.kind == nl.EMBED:
+            role = "embed"
+        elif op.kind == nl.LIF and op.src[0] == nl.RESIDUAL:
+            role = "norm"
+            if op.block >= 0:
+                norms[op.block] = norms.get(op.block, 0) + 1
+                name = f"blocks.{op.block}.ln{norms[op.block]}"
+            else:
+                name = "ln_f"
+        elif op.kind == nl.LIF:
+            role = "slice" if op.dst in ssa_in else "gelu"
+        elif op.kind == nl.SSA:
+            role = "attention"
+        elif op.kind == nl.ADD:
+            role = "add"
+        else:
+            role = "logits"
+        plan.append((op, role, name))
+    return plan
+
+
+def ann_arch(params: dict[str, np.ndarray], image_shape: tuple[int, ...] | None = None):
+    """The ``Architecture`` of an ANN file: its ``meta.arch_json``, or (files written before it existed) the
+    image-classifier architecture of its ``meta.*`` scalars and weight shapes (CLS readout, no mask)."""
+    from bittrue.model import Architecture
+    from bittrue.modes import Mask
+
+    if "meta.arch_json" in params:
+        return Architecture.from_json(str(params["meta.arch_json"]))
+    meta = {k: int(np.asarray(params[f"meta.{k}"]).reshape(-1)[0]) for k in ("dim", "depth", "heads", "patch",
+                                                                          "n_classes")}
+    n_tok, dim = params["pos"].shape
+    h, w, c = image_shape
+    return Architecture(name="ann", token_features=params["embed.weight"].shape[0], n_patches=n_tok - 1, dim=dim,
+                        depth=meta["depth"], heads=meta["heads"], d_k=dim // meta["heads"],
+                        mlp=params["blocks.0.mlp1.weight"].shape[1], timesteps=1, n_classes=meta["n_classes"],
+                        mask=Mask.NONE, cls_token=True, image_shape=(h, w, c), patch=meta["patch"])
 
 
 def _ln(x, g, b, eps):
@@ -61,30 +117,55 @@ def _gelu(x):
     return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
+def ann_forward_tokens(params: dict[str, np.ndarray], x: np.ndarray, arch) -> np.ndarray:
+    """Logits float64 of real token features ``x`` (n, n_patches, token_features) in 0..1: (n, n_classes) for
+    a CLS readout, (n, Q, n_classes) for ``arch.readout_tokens = Q``.  Iterates :func:`ann_plan`."""
+    from bittrue.modes import Mask
+
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items() if not k.startswith("meta.")}
+    eps = float(np.asarray(params["meta.ln_eps"]).reshape(-1)[0])
+    n, heads, dk = x.shape[0], arch.heads, arch.d_k
+    N, D = arch.n_tokens, arch.dim
+    causal = np.triu(np.full((N, N), -np.inf), 1) if arch.mask == Mask.CAUSAL else np.zeros((N, N))
+    val = {"input/p_code": np.asarray(x, np.float64)}
+    for op, role, name in ann_plan(arch):
+        a = val[op.src[0]]
+        if role == "input":
+            y = a
+        elif role == "linear":
+            y = a @ P[name + ".weight"] + P[name + ".bias"]
+        elif role == "embed":
+            y = a + (P["pos"][1:] if arch.cls_token else P["pos"])
+            if arch.cls_token:
+                y = np.concatenate([np.broadcast_to(P["cls"] + P["pos"][0], (n, 1, D)), y], axis=1)
+        elif role == "norm":
+            y = _ln(a[:, arch.readout_slice] if op.readout else a, P[name + ".weight"], P[name + ".bias"], eps)
+        elif role == "gelu":
+            y = _gelu(a)
+        elif role == "slice":
+            y = a[..., op.col0:op.col0 + op.n_out]
+        elif role == "attention":
+            q, k, v = (t.reshape(n, N, heads, dk).transpose(0, 2, 1, 3) for t in (a, val[op.src[1]], val[op.src[2]]))
+            s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(dk) + causal
+            s = np.exp(s - s.max(-1, keepdims=True))
+            s /= s.sum(-1, keepdims=True)
+            y = (s @ v).transpose(0, 2, 1, 3).reshape(n, N, D)
+        elif role == "add":
+            y = a + val[op.src[1]]
+        else:  # logits
+            return a if arch.readout_tokens else a[:, 0]
+        val[op.dst] = y
+    raise AssertionError("netlist without a LOGITS op")
+
+
 def ann_forward(params: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
     """Logits float64 (n, n_classes) for uint8 images (n, H, W, C) in 0..255."""
-    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    patch, heads, depth = (int(P[f"meta.{k}"].reshape(-1)[0]) for k in ("patch", "heads", "depth"))
-    eps = float(P["meta.ln_eps"].reshape(-1)[0])
-    x = _patchify(np.asarray(images), patch).astype(np.float64) / 255.0
-    n = x.shape[0]
-    emb = x @ P["embed.weight"] + P["embed.bias"]
-    h = np.concatenate([np.broadcast_to(P["cls"], (n, 1, emb.shape[-1])), emb], axis=1) + P["pos"]
-    N, D = h.shape[1:]
-    dk = D // heads
-    for b in range(depth):
-        pre = f"blocks.{b}."
-        a = _ln(h, P[pre + "ln1.weight"], P[pre + "ln1.bias"], eps) @ P[pre + "qkv.weight"] + P[pre + "qkv.bias"]
-        a = a.reshape(n, N, 3, heads, dk).transpose(2, 0, 3, 1, 4)
-        s = a[0] @ a[1].transpose(0, 1, 3, 2) / np.sqrt(dk)
-        s = np.exp(s - s.max(-1, keepdims=True))
-        s /= s.sum(-1, keepdims=True)
-        o = (s @ a[2]).transpose(0, 2, 1, 3).reshape(n, N, D)
-        h = h + o @ P[pre + "proj.weight"] + P[pre + "proj.bias"]
-        m = _ln(h, P[pre + "ln2.weight"], P[pre + "ln2.bias"], eps) @ P[pre + "mlp1.weight"] + P[pre + "mlp1.bias"]
-        h = h + _gelu(m) @ P[pre + "mlp2.weight"] + P[pre + "mlp2.bias"]
-    z = _ln(h[:, 0], P["ln_f.weight"], P["ln_f.bias"], eps)
-    return z @ P["head.weight"] + P["head.bias"]
+    from bittrue.datasets._common import patchify
+
+    images = np.asarray(images)
+    arch = ann_arch(params, images.shape[1:])
+    x = patchify(images, arch.patch).astype(np.float64) / 255.0
+    return ann_forward_tokens(params, x, arch)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,8 @@ from typing import Callable
 
 import numpy as np
 
+from bittrue import netlist as nl
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: crossbar layer kinds, in data-flow order
@@ -219,29 +221,30 @@ def calibrate_thresholds(model, x_code: np.ndarray, timesteps: int, density: flo
 
     x = np.asarray(x_code)
     nb = len(x)
-    p_in = x.astype(np.float32) / 256.0
-    e = (rng.random((T,) + p_in.shape) < p_in).astype(np.float32)
-    r = np.empty((T, nb, N, D), dtype=np.float32)
     pos = model.pos.astype(np.float32)
-    if off:
-        r[:, :, 0] = model.cls.astype(np.float32) + pos[0]
-    r[:, :, off:] = linear("embed", e) + pos[off:]
-    for blk in range(arch.depth):
-        pre = f"blocks.{blk}."
-        s = lif(pre + "in", r)
-        u = linear(pre + "qkv", s)
-        q = lif(pre + "q", u[..., :D])
-        k = lif(pre + "k", u[..., D:2 * D])
-        v = lif(pre + "v", u[..., 2 * D:])
-        o = ssa(q.reshape(T * nb, N, D), k.reshape(T * nb, N, D), v.reshape(T * nb, N, D), arch.heads, mask,
-                k_s, k_o, rng).astype(np.float32).reshape(T, nb, N, D)
-        r = r + linear(pre + "proj", o)
-        s2 = lif(pre + "mlp_in", r)
-        h = lif(pre + "h", linear(pre + "mlp1", s2))
-        r = r + linear(pre + "mlp2", h)
-    ro = arch.readout_slice if hasattr(arch, "readout_slice") else slice(0, 1)
-    z = lif("head.in", r[:, :, ro])
-    linear("head", z)
+    ro = arch.readout_slice
+    val = {nl.INPUT: x.astype(np.float32) / 256.0}
+    for op in nl.netlist(arch):  # layer-major: each op over all T steps of the batch at once
+        a = val[op.src[0]]
+        if op.kind == nl.ENCODER:
+            y = (rng.random((T,) + a.shape) < a).astype(np.float32)
+        elif op.kind == nl.XBAR:
+            y = linear(op.name, a)
+        elif op.kind == nl.EMBED:
+            y = np.empty((T, nb, N, D), dtype=np.float32)
+            if off:
+                y[:, :, 0] = model.cls.astype(np.float32) + pos[0]
+            y[:, :, off:] = a + pos[off:]
+        elif op.kind == nl.LIF:
+            y = lif(op.name, a[:, :, ro] if op.readout else a[..., op.col0:op.col0 + op.n_out])
+        elif op.kind == nl.SSA:
+            q, k, v = (val[n].reshape(T * nb, N, D) for n in op.src)
+            y = ssa(q, k, v, arch.heads, mask, k_s, k_o, rng).astype(np.float32).reshape(T, nb, N, D)
+        elif op.kind == nl.ADD:
+            y = a + val[op.src[1]]
+        else:  # LOGITS: not needed for the thresholds
+            continue
+        val[op.dst] = y
     return dens
 
 
@@ -356,14 +359,13 @@ class _DensitySink:
         self.signals = frozenset({"spikes", "encoder", "ssa"})
         self.sum: dict[str, float] = {}
         self.cnt: dict[str, int] = {}
-        self.map = {"encoder/spikes": "embed", "lif.head.in/spikes": "head"}
-        for b in range(arch.depth):
-            self.map[f"lif.blocks.{b}.in/spikes"] = f"blocks.{b}.qkv"
-            self.map[f"blocks.{b}.ssa/o_spikes"] = f"blocks.{b}.proj"
-            self.map[f"lif.blocks.{b}.mlp_in/spikes"] = f"blocks.{b}.mlp1"
-            self.map[f"lif.blocks.{b}.h/spikes"] = f"blocks.{b}.mlp2"
-            for nm in ("q", "k", "v"):
-                self.map[f"lif.blocks.{b}.{nm}/spikes"] = f"ssa_in:blocks.{b}.{nm}"
+        self.map = {}  # signal path -> crossbar fed by it, or ssa_in:<LIF> for the SSA's q, k, v
+        for op in nl.netlist(arch):
+            if op.kind == nl.XBAR:
+                self.map[op.src[0]] = op.name
+            elif op.kind == nl.SSA:
+                for src in op.src:
+                    self.map[src] = "ssa_in:" + nl.producer(arch, src).name
 
     def __call__(self, path: str, t: int, data: np.ndarray) -> None:
         key = self.map.get(path)
@@ -492,6 +494,7 @@ class TorchSim:
         self.cls = torch.from_numpy(model.cls.astype(np.float32))
         self.mask = torch.from_numpy(attention_mask(arch.mask, arch.n_tokens).astype(np.float32))
         self.k_s, self.k_o = cfg.k_s(arch.d_k), cfg.k_o(arch.n_tokens)
+        self.ops = nl.netlist(arch)
         self.decay = 1.0 - 2.0 ** (-cfg.lif.leak_shift)
         self.soft = cfg.lif.reset == Reset.SOFT
         self.gen = torch.Generator().manual_seed(seed)
@@ -501,12 +504,11 @@ class TorchSim:
     def flops_per_image(self) -> float:
         """Dense multiply-add FLOPs (2 per MAC) of one image over T steps (linear layers + SSA matmuls)."""
         a = self.arch
-        N, NP = a.n_tokens, a.n_patches
         f = 0.0
-        for name, (fin, fout) in a.linear_shapes().items():
-            rows = NP if name == "embed" else (1 if name == "head" else N)
-            f += 2.0 * rows * fin * fout
-        f += a.depth * 2.0 * 2.0 * a.heads * N * N * a.d_k
+        for op in nl.crossbars(a).values():
+            f += 2.0 * op.tokens * op.n_in * op.n_out
+        for op in nl.ops_of(a, nl.SSA):  # C = q k^T and P = S v, every head
+            f += 2.0 * 2.0 * a.heads * op.tokens * op.tokens * a.d_k
         return f * self.T
 
     def forward(self, x_code: np.ndarray, record: Callable[[str, float, int], None] | None = None):
@@ -543,33 +545,38 @@ class TorchSim:
                 w = W[name]
                 return torch.addmm(B[name], x.reshape(-1, w.shape[0]), w).view(*x.shape[:-1], w.shape[1])
 
-            logits = torch.zeros((nb, a.n_classes), dtype=torch.float32)
+            logits = torch.zeros((nb, a.n_readout, a.n_classes), dtype=torch.float32)
             mask_s = self.mask / self.k_s
+            ro = a.readout_slice
             for t in range(self.T):
-                e = bern(p)
-                r = torch.empty((nb, N, D), dtype=torch.float32)
-                if off:
-                    r[:, 0] = self.cls + self.pos[0]
-                r[:, off:] = linear("embed", e) + self.pos[off:]
-                for blk in range(a.depth):
-                    pre = f"blocks.{blk}."
-                    s = lif(pre + "in", r)
-                    u = linear(pre + "qkv", s)
-                    q = lif(pre + "q", u[..., :D]).view(nb, N, H, dk).transpose(1, 2)
-                    k = lif(pre + "k", u[..., D:2 * D]).view(nb, N, H, dk).transpose(1, 2)
-                    v = lif(pre + "v", u[..., 2 * D:]).view(nb, N, H, dk).transpose(1, 2)
-                    c = torch.matmul(q, k.transpose(-1, -2))  # (B, H, N, N) counts
-                    sc = bern(c.clamp_(max=self.k_s).mul_(mask_s))
-                    pc = torch.matmul(sc, v)  # (B, H, N, dk)
-                    o = bern(pc.clamp_(max=self.k_o).mul_(1.0 / self.k_o))
-                    o = o.transpose(1, 2).reshape(nb, N, D)
-                    r = r + linear(pre + "proj", o)
-                    s2 = lif(pre + "mlp_in", r)
-                    h = lif(pre + "h", linear(pre + "mlp1", s2))
-                    r = r + linear(pre + "mlp2", h)
-                z = lif("head.in", r[:, :1])
-                logits += linear("head", z)[:, 0]
-            return logits.numpy()
+                val = {nl.INPUT: p}
+                for op in self.ops:
+                    x = val[op.src[0]]
+                    if op.kind == nl.ENCODER:
+                        y = bern(x)
+                    elif op.kind == nl.XBAR:
+                        y = linear(op.name, x)
+                    elif op.kind == nl.EMBED:
+                        y = torch.empty((nb, N, D), dtype=torch.float32)
+                        if off:
+                            y[:, 0] = self.cls + self.pos[0]
+                        y[:, off:] = x + self.pos[off:]
+                    elif op.kind == nl.LIF:
+                        y = lif(op.name, x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out])
+                    elif op.kind == nl.SSA:
+                        q, k, v = (val[n].view(nb, N, H, dk).transpose(1, 2) for n in op.src)
+                        c = torch.matmul(q, k.transpose(-1, -2))  # (B, H, N, N) counts
+                        sc = bern(c.clamp_(max=self.k_s).mul_(mask_s))
+                        pc = torch.matmul(sc, v)  # (B, H, N, dk)
+                        o = bern(pc.clamp_(max=self.k_o).mul_(1.0 / self.k_o))
+                        y = o.transpose(1, 2).reshape(nb, N, D)
+                    elif op.kind == nl.ADD:
+                        y = x + val[op.src[1]]
+                    else:  # LOGITS
+                        logits += x
+                        continue
+                    val[op.dst] = y
+            return (logits if a.readout_tokens else logits[:, 0]).numpy()
 
     def densities(self, x_code: np.ndarray) -> dict[str, float]:
         acc: dict[str, list[float]] = {}

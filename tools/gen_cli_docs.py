@@ -27,14 +27,21 @@ and progress bars go to stderr (`--quiet` silences them).
 | 2 | usage or input error: one line on stderr naming the problem and the fix, never a traceback |
 | 130 | interrupted (Ctrl-C or SIGTERM); outputs are left untouched, an `infer --log` run keeps `FILE.partial` for `--resume` |
 
+## Warnings
+
+`infer`, `compile`, `golden` and `energy` print `bittrue: warning: ...` on stderr, and carry on, when the
+hardware configuration's SSA saturations (`[ssa] k_s`, `k_o`), LIF leak shift or reset mode differ from the
+values recorded in the model's training metadata. A model run with other values than it was trained for usually
+loses most of its accuracy (a digits model trained for K_O = 16 scores 0.16 at K_O = 32).
+
 ## Error classes (all exit 2, one line `bittrue COMMAND: error: ...`)
 
 | class | raised for |
 |---|---|
 | usage (argparse) | unknown command or option, bad option value (`--device quantum`, `--drift-time soon`, `--timesteps 0`) |
-| `UsageError` | unknown dataset, `--start`/`--limit` outside the split, `--resume` without a partial log, `--log` with `--device float` |
+| `UsageError` | unknown dataset, `--start`/`--limit` outside the split, `--dataset cifar10` without `--model` or with a missing or malformed `--data-dir`, `--resume` without a partial log, `--log` with `--device float` |
 | `ConfigError` | hardware configuration: file missing, not TOML, unknown section or field, wrong type, value out of range (the message names field, value and allowed range) |
-| `ModelError` | float model, hardware image or chip file: missing, not HDF5, truncated, another format, a newer major version, shapes that disagree with the architecture, NaN/Inf values |
+| `ModelError` | float model, hardware image or chip file: missing, not HDF5, truncated, another format, a newer major version, shapes that disagree with the architecture, NaN/Inf values, integer codes outside the ranges the kernels are exact in (ADC full scale 1..2^31, noise sigma below the generator's limit, conductance codes 0..32767, requant multiplier below 2^31 and offset below 2^62, shift 0..62) |
 | `GoldenError` (a `ModelError`) | golden file or activation log: another schema, a newer major `schema_version`, missing groups, a partial log that cannot be resumed |
 | `RtlError` (a `ModelError`) | `rtl check`: iverilog or cocotb missing (the message gives the install line), a file of schema < 1.2 or with no replayable block, RTL that does not build |
 | `OutputError` | output exists (pass `--force`), directory missing or not writable, a partial output exists (pass `--resume` or `--force`) |

@@ -6,7 +6,8 @@ Usage::
     python tools/train_mimo.py --out bittrue/models/mimo-icl.h5 --steps 20000 --seed 0 [--device cuda]
 
 The network is exactly the one of :mod:`bittrue.floatmodel` (expectation form of the XPK-1 datapath), in
-PyTorch, for the ``mimo-icl`` architecture (causal SSA, no CLS token, logits read from the last Q tokens):
+PyTorch: ``tools/_torch_net.SpikingTransformer`` built from the netlist of the ``mimo-icl`` architecture (causal
+SSA, no CLS token, logits read from the last Q tokens, all taken from the ``Architecture``):
 
 * Bernoulli input encoder (P = code / 256), not differentiated;
 * ``r[n] = BN_embed(e @ W_embed)[n] + pos[n]`` (no CLS token);
@@ -14,7 +15,7 @@ PyTorch, for the ``mimo-icl`` architecture (causal SSA, no CLS token, logits rea
   ``--fixed-threshold`` to freeze them at 1.0), hard reset (detached), atan surrogate gradient;
 * stochastic spiking attention with the causal mask ``m = tril`` (S[i, j] = 0 for j > i; the diagonal is
   kept): ``S ~ Bern(m * min(C, K_S) / K_S)``, ``O ~ Bern(min(S v, K_O) / K_O)`` with straight-through
-  gradients; K_S = 16, K_O = 32.  For the first ``--ssa-warmup`` fraction of the steps S and O are replaced by
+  gradients; K_S and K_O of the hardware configuration (spec default 16, 16).  For the first ``--ssa-warmup`` fraction of the steps S and O are replaced by
   their expectations (curriculum), then sampled;
 * every linear layer is ``BatchNorm1d(x @ W)`` (bias-free; the stored bias is 0), statistics over batch x tokens;
 * loss: cross entropy of every query token on its joint 16-class label (logits summed over T, divided by T).
@@ -25,8 +26,8 @@ Data: fresh tasks every step from :func:`bittrue.datasets.mimo.generate_tasks` (
 
 Hardware-aware training (train mode only, ramped in over ``--noise-warmup`` of the steps): PCM weight noise of
 spec 4.4 read at ``--pcm-time`` (stochastic terms scaled by ``--pcm-noise``) and an ADC model (``--adc-bits``,
-full scale the batch's max |I|, ``--out-noise`` LSB output noise), both straight-through -- the same models as
-``tools/train.py``.  The stored model is noise-free.
+full scale the batch's max |I| per column tile, ``--out-noise`` LSB output noise), both straight-through, from the
+``--hardware`` configuration (default the spec's) -- the same models as ``tools/train.py`` (``tools/_torch_hw.py``).  The stored model is noise-free.
 """
 from __future__ import annotations
 
@@ -66,9 +67,15 @@ def _parse(argv):
     ap.add_argument("--threshold", type=float, default=1.0, help="initial LIF threshold (residual units)")
     ap.add_argument("--fixed-threshold", action="store_true", help="do not learn the LIF thresholds")
     ap.add_argument("--pcm-noise", type=float, default=0.5, help="scale of the PCM stochastic terms (0: off)")
-    ap.add_argument("--pcm-time", type=float, default=86400.0, help="PCM inference time for drift, s")
-    ap.add_argument("--adc-bits", type=int, default=8, help="ADC bits in training (0: no ADC model)")
-    ap.add_argument("--out-noise", type=float, default=0.5, help="ADC output noise sigma, LSB")
+    ap.add_argument("--hardware", type=Path, default=None, metavar="FILE.toml",
+                    help="hardware configuration (TOML, as infer's): PCM device model, tile mapping and width, ADC "
+                         "bits and output noise of the training-time hardware model, K_S / K_O; default: the spec's")
+    ap.add_argument("--pcm-time", type=float, default=None,
+                    help="PCM inference time for drift, s (default: pcm.t_inference_s of the hardware, 1 day)")
+    ap.add_argument("--adc-bits", type=int, default=None,
+                    help="ADC bits in training (0: no ADC model; default: tile.adc_bits of the hardware, 8)")
+    ap.add_argument("--out-noise", type=float, default=None,
+                    help="ADC output noise sigma, LSB (default: tile.output_noise_lsb of the hardware, 0.5)")
     ap.add_argument("--noise-start", type=float, default=0.2, help="fraction of the steps where the noise ramp starts")
     ap.add_argument("--noise-warmup", type=float, default=0.2, help="fraction of the steps the noise ramps over")
     ap.add_argument("--eval-every", type=int, default=500, help="validate every N steps (best model is kept)")
@@ -83,115 +90,6 @@ def _parse(argv):
 def log(args, msg):
     if not args.quiet:
         print(msg, file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------------------------- torch
-def build_torch(args, arch, k_s, k_o):  # noqa: C901
-    import torch
-    from _torch_hw import LIF, bern_ste, hw_linear_class
-    import torch.nn as nn
-
-    class State:
-        noise = 0.0
-        forward_id = 0
-        ssa_sample = True
-        max_abs_r = 0.0
-
-    state = State()
-
-    HWLinear = hw_linear_class(state, args)
-
-    class SNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            D = arch.dim
-            self.lin = nn.ModuleDict()
-            for name, (fin, fout) in arch.linear_shapes().items():
-                self.lin[name.replace(".", "_")] = HWLinear(fin, fout)
-            self.lif = nn.ModuleDict({n.replace(".", "_"): LIF(args.threshold, not args.fixed_threshold)
-                                      for n in arch.lif_names()})
-            self.pos = nn.Parameter(0.1 * torch.randn(arch.n_tokens, D))
-            with torch.no_grad():
-                for b in range(arch.depth):
-                    self.lin[f"blocks_{b}_qkv"].bn.bias.fill_(args.qkv_beta_init)
-            self.register_buffer("mask", torch.tril(torch.ones(arch.n_tokens, arch.n_tokens)))  # causal, diag kept
-
-        def L(self, name, x):
-            return self.lin[name.replace(".", "_")](x)
-
-        def S(self, name, x):
-            return self.lif[name.replace(".", "_")](x)
-
-        def forward(self, p):  # p (B, N, F) probabilities code / 256 -> logits (B, Q, C) summed over T
-            for m in self.lif.values():
-                m.v = None
-            state.forward_id += 1
-            B = p.shape[0]
-            D, H, dk, N = arch.dim, arch.heads, arch.d_k, arch.n_tokens
-            ro = arch.readout_slice
-            out = 0
-            for _t in range(arch.timesteps):
-                e = (torch.rand_like(p) < p).to(p.dtype)
-                r = self.L("embed", e) + self.pos
-                for b in range(arch.depth):
-                    pre = f"blocks.{b}."
-                    s = self.S(pre + "in", r)
-                    u = self.L(pre + "qkv", s)
-                    q = self.S(pre + "q", u[..., :D]).reshape(B, N, H, dk).transpose(1, 2)
-                    k = self.S(pre + "k", u[..., D:2 * D]).reshape(B, N, H, dk).transpose(1, 2)
-                    v = self.S(pre + "v", u[..., 2 * D:]).reshape(B, N, H, dk).transpose(1, 2)
-                    c = q @ k.transpose(-1, -2)
-                    sc = self.mask * c.clamp(max=k_s) / k_s
-                    sc = bern_ste(sc) if state.ssa_sample else sc
-                    o = (sc @ v).clamp(max=k_o) / k_o
-                    o = bern_ste(o) if state.ssa_sample else o
-                    o = o.transpose(1, 2).reshape(B, N, D)
-                    r = r + self.L(pre + "proj", o)
-                    s2 = self.S(pre + "mlp_in", r)
-                    h = self.S(pre + "h", self.L(pre + "mlp1", s2))
-                    r = r + self.L(pre + "mlp2", h)
-                    if not self.training:
-                        state.max_abs_r = max(state.max_abs_r, float(r.detach().abs().max()))
-                z = self.S("head.in", r[:, ro])
-                out = out + self.L("head", z)
-            return out
-
-    return SNN, state
-
-
-def snn_to_float_model(net, arch, training):
-    from bittrue.model import FloatModel, Linear
-
-    f = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
-    linear = {}
-    for name in arch.linear_shapes():
-        m = net.lin[name.replace(".", "_")]
-        bn = m.bn
-        linear[name] = Linear(weight=f(m.weight), bias=np.zeros(m.weight.shape[1], np.float32),
-                              bn_gamma=f(bn.weight), bn_beta=f(bn.bias), bn_mean=f(bn.running_mean),
-                              bn_var=f(bn.running_var), bn_eps=float(bn.eps))
-    lif = {n: float(net.lif[n.replace(".", "_")].theta().detach().cpu()) for n in arch.lif_names()}
-    return FloatModel(arch=arch, linear=linear, lif_threshold=lif, pos=f(net.pos),
-                      cls=np.zeros(arch.dim, np.float32), training=training).validate()
-
-
-def load_snn(net, fm):
-    import torch
-
-    with torch.no_grad():
-        for name, lin in fm.linear.items():
-            m = net.lin[name.replace(".", "_")]
-            if np.any(lin.bias != 0):
-                raise ValueError(f"--init: {name} has a non-zero bias")
-            dev = m.weight.device
-            m.weight.copy_(torch.from_numpy(lin.weight).to(dev))
-            m.bn.weight.copy_(torch.from_numpy(lin.bn_gamma).to(dev))
-            m.bn.bias.copy_(torch.from_numpy(lin.bn_beta).to(dev))
-            m.bn.running_mean.copy_(torch.from_numpy(lin.bn_mean).to(dev))
-            m.bn.running_var.copy_(torch.from_numpy(lin.bn_var).to(dev))
-        for n, th in fm.lif_threshold.items():
-            net.lif[n.replace(".", "_")].log_theta.fill_(math.log(th))
-        net.pos.copy_(torch.from_numpy(fm.pos).to(net.pos.device))
 
 
 def ser_table(pred_joint, tasks, cfg) -> dict[float, float]:
@@ -209,7 +107,11 @@ def main(argv=None) -> int:  # noqa: C901
     args = _parse(argv)
     import torch
 
-    from bittrue.config import HardwareConfig
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
+    from _torch_hw import HWOptions
+    from _torch_net import SpikingTransformer, load_snn, snn_to_float_model
+    from bittrue.config import ConfigError, HardwareConfig
     from bittrue.datasets.mimo import TEST_SEED, MimoConfig, generate_tasks, prompt_tokens, query_labels, test_set
     from bittrue.floatmodel import float_forward
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
@@ -220,13 +122,20 @@ def main(argv=None) -> int:  # noqa: C901
     dev = torch.device(args.device)
     arch = ARCHITECTURES["mimo-icl"]
     cfg = MimoConfig()
-    hw = HardwareConfig()
+    try:
+        hw = HardwareConfig.load(args.hardware) if args.hardware else HardwareConfig()
+    except ConfigError as exc:
+        print(f"train_mimo.py: error: {exc}", file=sys.stderr)
+        return 2
     k_s, k_o = hw.k_s(arch.d_k), hw.k_o(arch.n_tokens)
+    opts = HWOptions(hw, args.pcm_noise, args.pcm_time, args.adc_bits, args.out_noise)
     seed0 = TRAIN_SEED_BASE + args.seed * 10_000_000
     assert not seed0 <= TEST_SEED < seed0 + args.steps + 1 and VAL_SEED != TEST_SEED
 
-    SNN, state = build_torch(args, arch, k_s, k_o)
-    net = SNN().to(dev)
+    net = SpikingTransformer(arch, k_s, k_o, opts, threshold=args.threshold,
+                             learn_threshold=not args.fixed_threshold, leak_shift=hw.lif.leak_shift,
+                             hard_reset=hw.lif.reset.name == "HARD", qkv_beta_init=args.qkv_beta_init).to(dev)
+    state = net.state
     init_stages = []
     if args.init is not None:  # fine-tuning: keep the chain of commands that produced the starting model
         init_fm = load_float_model(args.init)
@@ -317,10 +226,10 @@ def main(argv=None) -> int:  # noqa: C901
                 f"SNR uniform 0..20 dB; validation test_set(cfg, {VAL_TASKS}, seed={VAL_SEED})",
         "ssa_warmup_fraction": args.ssa_warmup, "qkv_beta_init": args.qkv_beta_init,
         "threshold_learned": not args.fixed_threshold, "surrogate": "atan alpha=2, reset detached",
-        "leak_shift": 1, "reset": "hard", "k_s": k_s, "k_o": k_o,
-        "hw_aware": {"pcm_noise_scale": args.pcm_noise, "pcm_time_s": args.pcm_time, "adc_bits": args.adc_bits,
-                     "out_noise_lsb": args.out_noise, "noise_start_fraction": args.noise_start,
-                     "noise_warmup_fraction": args.noise_warmup},
+        "leak_shift": hw.lif.leak_shift, "reset": hw.lif.reset.name.lower(), "k_s": k_s, "k_o": k_o,
+        "hw_aware": {**opts.as_dict(), "noise_start_fraction": args.noise_start,
+                     "noise_warmup_fraction": args.noise_warmup,
+                     "hardware": None if args.hardware is None else str(args.hardware)},
         "torch_version": torch.__version__, "numpy_version": np.__version__,
         "torch_val_mean_ser": round(val_torch, 6),
         "torch_val_ser_by_snr": {f"{k:g}": round(v, 6) for k, v in val_tab.items()},

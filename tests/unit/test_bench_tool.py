@@ -115,6 +115,32 @@ def test_torchsim_is_the_float_network(bench, tiny):
     assert sim.flops_per_image() == 3 * per_t
 
 
+def test_torchsim_and_threshold_pass_follow_the_netlist(bench, tiny):
+    """A modified architecture (a second block, readout over the last 2 tokens): the layer-major threshold pass
+    reaches every LIF and TorchSim still equals float_forward (pinned draws), with (B, 2, n_classes) logits."""
+    import dataclasses
+
+    cfg = HardwareConfig()
+    arch = dataclasses.replace(tiny, depth=2, readout_tokens=2)
+    model = random_float_model(arch, seed=4)
+    x = np.random.default_rng(6).integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
+    got = {}
+    dens = bench.calibrate_thresholds(model, x, 3, 0.25, cfg, collect=got)
+    assert set(got) == set(arch.linear_shapes()) and got["head"].shape == (3, 5, 2, arch.dim)
+    assert all(abs(dens["lif:" + n] - 0.25) < 0.05 for n in arch.lif_names())
+
+    class Half:
+        def random(self, shape):
+            return np.full(shape, 0.5)
+
+    ref = float_forward(model, x, timesteps=3, rng=Half(), k_s=cfg.k_s(arch.d_k), k_o=cfg.k_o(arch.n_tokens))
+    sim = bench.TorchSim(model, cfg, 3)
+    sim.bernoulli = lambda p: (p > 0.5).to(torch.float32)
+    out = sim.forward(x)
+    assert out.shape == ref.shape == (5, 2, arch.n_classes)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
 def test_workload_densities_and_weights(bench, tiny, workload):
     wl = workload
     assert wl.chip.device == "pcm" and set(wl.weights) == set(tiny.linear_shapes())
