@@ -91,7 +91,9 @@ def _signal_list(text: str) -> frozenset[str]:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse prints usage too by default)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        from .boundary import one_line
+
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -192,7 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="versions, threads, cache directory, defaults")
     i.add_argument("--json", action="store_true")
+    for q in [p] + list(dict.fromkeys(sub.choices.values())):  # global, and accepted after COMMAND too
+        q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if q is not p else False,
+                       help="show the Python traceback of an internal error instead of one line")
     return p
+
+
+def _check_args(args) -> None:
+    """Option values that would only fail deep inside a command (overflow, nonsense), refused up front."""
+    vdd = getattr(args, "vdd", None)
+    if args.command == "energy" and vdd is not None and not (math.isfinite(vdd) and 0.05 <= vdd <= 10.0):
+        raise UsageError(f"--vdd {vdd}: supply voltage must be in 0.05..10 V")
+    node = getattr(args, "node_nm", None)
+    if args.command == "energy" and node is not None and not (math.isfinite(node) and 1 <= node <= 1000):
+        raise UsageError(f"--node-nm {node}: technology node must be in 1..1000 nm")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -338,11 +353,14 @@ def cmd_infer(args) -> int:
                 meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start),
                         "n_requested": np.int64(len(x))}
                 if args.resume:
+                    from .golden import GoldenError
+                    from .h5safe import open_h5
+
                     try:
-                        fh = stack.enter_context(h5py.File(part, "r+"))
-                    except OSError:
-                        raise UsageError(f"--resume: partial log {part} is unreadable (killed hard?): "
-                                         f"start over with --force") from None
+                        fh = stack.enter_context(open_h5(part, "partial log", GoldenError, mode="r+",
+                                                         complete=False))
+                    except GoldenError as exc:
+                        raise UsageError(f"--resume: {exc} (killed hard?): start over with --force") from None
                     writer = GoldenWriter.resume(fh, runner, args.log_signals, kind="log", meta=meta,
                                                  n_samples=len(x))
                     done = writer.n
@@ -591,16 +609,9 @@ def cmd_verify(args) -> int:
 
 
 def _open_h5(path: str, reader):
-    import h5py
+    from .h5safe import open_h5
 
-    p = Path(path)
-    if not p.exists():
-        raise ModelError(f"{path}: file not found")
-    try:
-        f = h5py.File(p, "r")
-    except OSError:
-        raise ModelError(f"{path}: not an HDF5 file (or truncated)") from None
-    with f:
+    with open_h5(path, "file", ModelError) as f:
         return reader(f)
 
 
@@ -658,16 +669,25 @@ def _passive_openmp() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import NUMBA_CACHE_NOTE, boundary
+
     _passive_openmp()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "quiet", False))
+    if NUMBA_CACHE_NOTE and not getattr(args, "quiet", False):
+        print(f"bittrue: note: {boundary.one_line(NUMBA_CACHE_NOTE)}", file=sys.stderr)
+    debug = bool(getattr(args, "debug", False))
     previous = _terminate_as_interrupt()
     try:
         _set_threads(getattr(args, "threads", None))
-        return COMMANDS[args.command](args)
+        _check_args(args)
+        with boundary.one_line_warnings(debug):
+            rc = COMMANDS[args.command](args)
+        boundary.flush_stdout()
+        return rc
     except INPUT_ERRORS as exc:
-        print(f"bittrue {args.command}: error: {exc}", file=sys.stderr)
+        print(f"bittrue {args.command}: error: {boundary.one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         hint = ""
@@ -679,8 +699,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bittrue {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        boundary.silence_stdout()
         return 1
+    except Exception as exc:  # the one boundary: one line, exit 2 (--debug: the traceback)
+        if debug:
+            raise
+        rc = boundary.report(exc, args, f"bittrue {args.command}")
+        if boundary.is_disk_full(exc):  # HDF5 cannot be torn down cleanly after a failed write: leave now
+            boundary.silence_stdout()
+            sys.stderr.flush()
+            os._exit(rc)
+        return rc
     finally:
         if previous is not None:
             import signal
