@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import linecache
 import os
 import re
 import sys
@@ -66,6 +67,14 @@ def is_disk_full(exc: BaseException) -> bool:
 
 def report(exc: BaseException, args, prog: str) -> int:
     """Print the one line for ``exc``; return the exit code (2)."""
+    if isinstance(exc, OSError) and not isinstance(exc, StdoutError) and exc.filename is None:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ""
+        if "print(" in line and "stderr" not in line:  # a result line that stdout refused
+            silence_stdout()
+            exc = StdoutError(exc.errno, f"cannot write the results to stdout ({exc.strerror or exc})")
     if isinstance(exc, StdoutError):
         msg = str(exc.strerror)
     elif is_disk_full(exc):
@@ -109,11 +118,20 @@ def one_line_warnings(debug: bool = False):
     if debug:
         yield
         return
+    unraisable = []
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append  # h5py's failed deallocations: never a page of tracebacks
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
+            if unraisable:
+                u = unraisable[0]
+                print(f"bittrue: warning: {len(unraisable)} error(s) while releasing resources (first: "
+                      f"{one_line(u.exc_type.__name__)}: {one_line(str(u.exc_value).splitlines()[0] if str(u.exc_value) else '')})",
+                      file=sys.stderr)
         finally:
+            sys.unraisablehook = previous_hook
             seen = set()
             for w in caught:
                 mod = getattr(w, "filename", "") or ""

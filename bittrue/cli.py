@@ -369,20 +369,27 @@ def cmd_infer(args) -> int:
                 else:
                     fh = stack.enter_context(h5py.File(part, "w", track_order=True))
                     writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x), meta=meta)
+                    fh.attrs["samples_done"] = np.int64(0)  # resumable from here on (a full disk before batch 1)
+                    fh.flush()
             from .energy import MultiSink
 
             sink = MultiSink(writer, counter) if (writer is not None or counter is not None) else None
+            if writer is not None:
+                from .fileio import SpaceGuard
+
+                guard = SpaceGuard(part)
             with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b:
                 b.update(done)
                 try:
                     for i in range(done, len(x), args.batch_size):
                         j = min(len(x), i + args.batch_size)
                         if writer is not None:
+                            guard.check()  # a full disk stops here, between batches, with a resumable partial
                             writer.stage(x[i:j], labels[i:j])
                         logits[i:j] = runner.run_batch(x[i:j], ids[i:j], sink)
                         b.update(j - i)
                 except OSError as exc:
-                    if not args.resume:
+                    if not args.resume or exc.errno == 28:  # ENOSPC: a full disk, not a damaged partial log
                         raise
                     # a hard kill can leave a half-written, checksum-failing chunk in the partial log
                     raise UsageError(f"--resume: partial log {partial_path(args.log)} is damaged ({exc}): start "
@@ -520,7 +527,7 @@ def _fmt_time(t: float | None) -> str:
 
 def cmd_compile(args) -> int:
     from .compile import compile_model, file_sha256
-    from .fileio import atomic_output
+    from .fileio import atomic_output, write_h5_file
     from .hwfile import write_image
     from .model import default_model_path
     from .workloads import calibration_tokens
@@ -537,8 +544,7 @@ def cmd_compile(args) -> int:
         image = compile_model(model, cfg, calib, model_sha256=file_sha256(args.model or default_model_path()),
                               progress=lambda n: b.update(n - b.n))
     with atomic_output(args.output, args.force) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            write_image(f, image)
+        write_h5_file(tmp, lambda f: write_image(f, image))
     print(f"hardware image {args.output}: {len(image.layers)} layers, "
           f"ADC full scales {[int(x) for lay in image.layers for x in lay.i_fs_code]}")
     return 0
@@ -547,7 +553,7 @@ def cmd_compile(args) -> int:
 def cmd_program(args) -> int:
     import h5py
 
-    from .fileio import atomic_output, check_output
+    from .fileio import atomic_output, check_output, write_h5_file
     from .hwfile import read_image, write_chip
     from .program import program
 
@@ -556,8 +562,7 @@ def cmd_program(args) -> int:
     chip = program(image, args.device, t_inference_s=args.drift_time,
                    drift_compensation=False if args.no_drift_compensation else None, program_seed=args.program_seed)
     with atomic_output(args.output, args.force) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            write_chip(f, chip)
+        write_h5_file(tmp, lambda f: write_chip(f, chip))
     print(f"chip {args.output}: device {chip.device}, t = {_fmt_time(chip.t_inference_s)}, "
           f"drift compensation {'on' if chip.drift_compensation else 'off'}, "
           f"alpha {[round(float(a), 4) for lay in chip.layers for a in lay.alpha]}")
@@ -588,7 +593,11 @@ def cmd_golden(args) -> int:
         with h5py.File(tmp, "w", track_order=True) as fh:
             writer = GoldenWriter(fh, runner, args.signals, kind="golden", meta=meta, n_samples=len(x))
             with bar(len(x), "golden", args.quiet) as b:
-                write_run(writer, runner, x, ids, labels, args.batch_size, b.update)
+                from .fileio import SpaceGuard
+
+                guard = SpaceGuard(tmp)
+                guard.check()
+                write_run(writer, runner, x, ids, labels, args.batch_size, lambda n: (b.update(n), guard.check()))
     sigs = ",".join(s for s in SIGNALS if s in args.signals) or "none"
     print(f"golden {args.output}: {len(x)} samples from {args.dataset}/{args.split}[{sel.start}:], T = {runner.T}, "
           f"signals {sigs}; sha256 {file_sha256(args.output)}")
