@@ -202,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_args(args) -> None:
     """Option values that would only fail deep inside a command (overflow, nonsense), refused up front."""
+    for opt, what in (("hardware", "hardware configuration"), ("table", "energy table")):
+        path = getattr(args, opt, None)
+        if path:  # a TOML file is read whole: /dev/zero, a FIFO or a huge file would never end or fill memory
+            from .h5safe import check_regular
+
+            p = check_regular(path, what, ConfigError)
+            if p.stat().st_size > 1 << 20:
+                raise ConfigError(f"{what} {path}: larger than 1 MiB (refused)")
     vdd = getattr(args, "vdd", None)
     if args.command == "energy" and vdd is not None and not (math.isfinite(vdd) and 0.05 <= vdd <= 10.0):
         raise UsageError(f"--vdd {vdd}: supply voltage must be in 0.05..10 V")
@@ -367,6 +375,9 @@ def cmd_infer(args) -> int:
                     logits[:done] = writer.stored_logits()
                     log.info("resuming %s at sample %d of %d", args.log, done, len(x))
                 else:
+                    from .fileio import SpaceGuard
+
+                    SpaceGuard(part).check(_chip_bytes(chip))  # room for the chip before HDF5 writes a byte
                     fh = stack.enter_context(h5py.File(part, "w", track_order=True))
                     writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x), meta=meta)
                     fh.attrs["samples_done"] = np.int64(0)  # resumable from here on (a full disk before batch 1)
@@ -590,11 +601,12 @@ def cmd_golden(args) -> int:
     runner = Runner(chip, timesteps=cfg.run.timesteps or arch.timesteps)
     meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start)}
     with atomic_output(args.output, args.force) as tmp:
+        from .fileio import SpaceGuard
+
+        SpaceGuard(tmp).check(_chip_bytes(chip))  # room for the chip before HDF5 writes a byte
         with h5py.File(tmp, "w", track_order=True) as fh:
             writer = GoldenWriter(fh, runner, args.signals, kind="golden", meta=meta, n_samples=len(x))
             with bar(len(x), "golden", args.quiet) as b:
-                from .fileio import SpaceGuard
-
                 guard = SpaceGuard(tmp)
                 guard.check()
                 write_run(writer, runner, x, ids, labels, args.batch_size, lambda n: (b.update(n), guard.check()))
@@ -615,6 +627,11 @@ def cmd_verify(args) -> int:
         return 0
     print(f"verify {args.file}: {res.mismatch.line()}")
     return 1
+
+
+def _chip_bytes(chip) -> int:
+    """Upper bound of the bytes a chip group takes in an HDF5 file (uncompressed conductance images + slack)."""
+    return sum(2 * lay.g_pos_code.nbytes + 64 * lay.m_code.size for lay in chip.layers) + (256 << 10)
 
 
 def _open_h5(path: str, reader):

@@ -132,6 +132,9 @@ def check_output(path: str | Path, force: bool) -> Path:
         raise OutputError(f"output {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"output {path}: directory {parent} is not writable")
+    if in_use(partial_path(path)):
+        raise OutputError(f"output {path} is being written by another process (its partial file "
+                          f"{partial_path(path)} is locked): wait for it, or choose another output")
     for tmp in temp_files(path):
         if in_use(tmp):
             raise OutputError(f"output {path} is being written by another process (its temporary file {tmp} is "
@@ -275,17 +278,19 @@ class SpaceGuard:
             return 0
         return max(st.st_size, getattr(st, "st_blocks", 0) * 512)
 
-    def check(self, *_ignored) -> None:
+    def check(self, first: int = 0) -> None:
+        """Raise ``OSError(ENOSPC)`` unless the next batch fits (``first``: bytes about to be written now)."""
         used = self._used()
         if self.last is not None:
             self.growth = max(self.growth, used - self.last)
         self.last = used
-        need = 2 * self.growth + self.margin
+        need = 2 * self.growth + self.margin + int(first)
         try:
             vfs = os.statvfs(self.path.parent if str(self.path.parent) else ".")
         except OSError:
             return
         free = vfs.f_bavail * vfs.f_frsize
+        self.free = free
         if free < need:
             raise OSError(errno.ENOSPC, f"no space left on device for {self.path}: the next batch needs about "
                                         f"{need >> 10} KiB, {free >> 10} KiB free")

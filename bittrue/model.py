@@ -302,8 +302,10 @@ def load_float_model(path: str | Path) -> FloatModel:
                                                shape=(arch.n_tokens, arch.dim)),
                                cls=h5safe.read(f, "cls", what, ModelError, kinds="iuf", dtype=np.float32,
                                                shape=(arch.dim,)), training=training)
-    except ModelError:
-        raise
+    except ModelError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ModelError(f"{what}: {exc}") from None
     except (KeyError, OSError, ValueError, TypeError, RuntimeError, RecursionError) as exc:
         raise ModelError(f"float model {path}: corrupt or incomplete ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
