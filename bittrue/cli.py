@@ -360,6 +360,10 @@ def cmd_infer(args) -> int:
                 part = stack.enter_context(resumable_output(args.log, args.force, args.resume))
                 meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start),
                         "n_requested": np.int64(len(x))}
+                if args.resume and _no_complete_batch(part):
+                    log.info("the partial log %s holds no complete batch (killed while starting): starting over",
+                             part)
+                    args.resume = False
                 if args.resume:
                     from .golden import GoldenError
                     from .h5safe import open_h5
@@ -627,6 +631,18 @@ def cmd_verify(args) -> int:
         return 0
     print(f"verify {args.file}: {res.mismatch.line()}")
     return 1
+
+
+def _no_complete_batch(part) -> bool:
+    """True for a readable partial log that records no complete batch yet (nothing to keep: start it over)."""
+    from .golden import GoldenError
+    from .h5safe import open_h5
+
+    try:
+        with open_h5(part, "partial log", GoldenError, complete=False) as f:
+            return "samples_done" not in f.attrs or not all(g in f for g in ("chip", "inputs", "layers", "outputs"))
+    except GoldenError:
+        return False  # unreadable: the resume path reports it
 
 
 def _chip_bytes(chip) -> int:

@@ -195,8 +195,10 @@ def _check_dataset(ds: h5py.Dataset, name: str, what: str, error, path, complete
     if dcpl.get_layout() == h5py.h5d.VIRTUAL:
         raise _fail(error, what, path, f"{name} is a virtual dataset (refused: data outside the file)")
     if dcpl.get_external_count() > 0:
-        raise _fail(error, what, path, f"{name} uses external raw storage in {dcpl.get_external(0)[0]!r} "
-                                       f"(refused: data outside the file)")
+        outside = dcpl.get_external(0)[0]
+        outside = outside.decode(errors="replace") if isinstance(outside, bytes) else str(outside)
+        raise _fail(error, what, path, f"{name} uses external raw storage in {outside} (refused: data outside "
+                                       f"the file)")
     bad = _check_dtype(ds.dtype)
     if bad:
         raise _fail(error, what, path, f"{name} holds {bad}: refused")
