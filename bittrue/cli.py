@@ -256,7 +256,9 @@ def load_model(path: str | None, dataset: str = "digits", cfg: HardwareConfig | 
     model = load_float_model(model_path(path, dataset))
     if cfg is not None:
         for msg in trained_config_mismatches(model, cfg):
-            print(f"bittrue: warning: {msg}", file=sys.stderr)
+            from .boundary import one_line
+
+            print(f"bittrue: warning: {one_line(msg)}", file=sys.stderr)
     return model
 
 
@@ -680,9 +682,9 @@ COMMANDS = {"energy": cmd_energy, "infer": cmd_infer, "compile": cmd_compile, "p
 
 
 def _terminate_as_interrupt():
-    """SIGTERM unwinds like Ctrl-C: outputs are closed cleanly, partial logs kept for --resume.
+    """SIGTERM (and SIGHUP, a closed terminal) unwind like Ctrl-C: temporary files removed, partial logs kept.
 
-    Returns the previous handler (restored when ``main`` returns), or None.
+    Returns the previous handlers by signal (restored when ``main`` returns), or None.
     """
     import signal
     import threading
@@ -693,10 +695,16 @@ def _terminate_as_interrupt():
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError):  # pragma: no cover - not allowed here
-        return None
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None or (name == "SIGHUP" and signal.getsignal(sig) is not signal.SIG_DFL):
+            continue  # SIGHUP ignored (nohup) stays ignored
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # pragma: no cover - not allowed here
+            pass
+    return previous or None
 
 
 def _passive_openmp() -> None:
@@ -756,4 +764,5 @@ def main(argv: list[str] | None = None) -> int:
         if previous is not None:
             import signal
 
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -563,21 +563,31 @@ def test_read_only_install_and_home(tmp_path):
     assert info["numba_cache_dir"].startswith(str(tmp_path))
 
 
-def test_sigkill_leaves_part_file_that_next_run_reports(d, tmp_path):
-    """A real SIGKILL mid-write: the hidden .part file stays (nothing can remove it), and is reported, unlocked."""
+def test_sighup_cleans_up_sigkill_leaves_part_file_that_next_run_reports(d, tmp_path):
+    """SIGHUP mid-write removes the temporary file; after a real SIGKILL the hidden .part file stays (nothing
+    can remove it), unlocked, and the next run reports it (and removes it with --force)."""
     import signal
 
     from bittrue.fileio import check_output, in_use, temp_files
 
     target = tmp_path / "g.h5"
-    p = subprocess.Popen([sys.executable, "-m", "bittrue", "golden", "--model", str(d / "good.h5"), "--samples",
-                          "200", "--timesteps", "2", "--signals", "all", "-q", "-o", str(target)], cwd=tmp_path,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t_end = time.time() + 180
-    while time.time() < t_end and p.poll() is None and not temp_files(target):
-        time.sleep(0.05)
-    assert p.poll() is None and temp_files(target), "the run ended before it could be killed"
-    assert in_use(temp_files(target)[0])  # the writer holds its lock
+
+    def start():
+        p = subprocess.Popen([sys.executable, "-m", "bittrue", "golden", "--model", str(d / "good.h5"), "--samples",
+                              "200", "--timesteps", "2", "--signals", "all", "-q", "-o", str(target)],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        t_end = time.time() + 180
+        while time.time() < t_end and p.poll() is None and not temp_files(target):
+            time.sleep(0.05)
+        assert p.poll() is None and temp_files(target), "the run ended before it could be killed"
+        assert in_use(temp_files(target)[0])  # the writer holds its lock
+        return p
+
+    p = start()  # a signal the process sees (a closed terminal): it removes its temporary file
+    p.send_signal(signal.SIGHUP)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and not temp_files(target) and "interrupted" in err, err
+    p = start()
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=60)
     left = temp_files(target)
