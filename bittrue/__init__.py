@@ -3,6 +3,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from ._numbacache import ensure_cache_dir as _ensure_cache_dir  # noqa: E402
+
+#: set when Numba's cache directory was not writable and another was chosen (the CLI prints it)
+NUMBA_CACHE_NOTE = _ensure_cache_dir()
+
 from .config import HardwareConfig, ConfigError  # noqa: E402
 from .lfsr import lfsr_states, lfsr_draws  # noqa: E402
 

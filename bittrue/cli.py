@@ -91,7 +91,9 @@ def _signal_list(text: str) -> frozenset[str]:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse prints usage too by default)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        from .boundary import one_line
+
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -223,7 +225,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="versions, threads, cache directory, defaults")
     i.add_argument("--json", action="store_true")
+    for q in [p] + list(dict.fromkeys(sub.choices.values())):  # global, and accepted after COMMAND too
+        q.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if q is not p else False,
+                       help="show the Python traceback of an internal error instead of one line")
     return p
+
+
+def _check_args(args) -> None:
+    """Option values that would only fail deep inside a command (overflow, nonsense), refused up front."""
+    for opt, what in (("hardware", "hardware configuration"), ("table", "energy table")):
+        path = getattr(args, opt, None)
+        if path:  # a TOML file is read whole: /dev/zero, a FIFO or a huge file would never end or fill memory
+            from .h5safe import check_regular
+
+            p = check_regular(path, what, ConfigError)
+            if p.stat().st_size > 1 << 20:
+                raise ConfigError(f"{what} {path}: larger than 1 MiB (refused)")
+    vdd = getattr(args, "vdd", None)
+    if args.command == "energy" and vdd is not None and not (math.isfinite(vdd) and 0.05 <= vdd <= 10.0):
+        raise UsageError(f"--vdd {vdd}: supply voltage must be in 0.05..10 V")
+    node = getattr(args, "node_nm", None)
+    if args.command == "energy" and node is not None and not (math.isfinite(node) and 1 <= node <= 1000):
+        raise UsageError(f"--node-nm {node}: technology node must be in 1..1000 nm")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -264,7 +287,9 @@ def load_model(path: str | None, dataset: str = "digits", cfg: HardwareConfig | 
     model = load_float_model(model_path(path, dataset))
     if cfg is not None:
         for msg in trained_config_mismatches(model, cfg):
-            print(f"bittrue: warning: {msg}", file=sys.stderr)
+            from .boundary import one_line
+
+            print(f"bittrue: warning: {one_line(msg)}", file=sys.stderr)
     return model
 
 
@@ -393,36 +418,53 @@ def cmd_infer(args) -> int:
                 part = stack.enter_context(resumable_output(args.log, args.force, args.resume))
                 meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start),
                         "n_requested": np.int64(len(x))}
+                if args.resume and _no_complete_batch(part):
+                    log.info("the partial log %s holds no complete batch (killed while starting): starting over",
+                             part)
+                    args.resume = False
                 if args.resume:
+                    from .golden import GoldenError
+                    from .h5safe import open_h5
+
                     try:
-                        fh = stack.enter_context(h5py.File(part, "r+"))
-                    except OSError:
-                        raise UsageError(f"--resume: partial log {part} is unreadable (killed hard?): "
-                                         f"start over with --force") from None
+                        fh = stack.enter_context(open_h5(part, "partial log", GoldenError, mode="r+",
+                                                         complete=False))
+                    except GoldenError as exc:
+                        raise UsageError(f"--resume: {exc} (killed hard?): start over with --force") from None
                     writer = GoldenWriter.resume(fh, runner, args.log_signals, kind="log", meta=meta,
                                                  n_samples=len(x))
                     done = writer.n
                     logits[:done] = writer.stored_logits()
                     log.info("resuming %s at sample %d of %d", args.log, done, len(x))
                 else:
+                    from .fileio import SpaceGuard
+
+                    SpaceGuard(part).check(_chip_bytes(chip))  # room for the chip before HDF5 writes a byte
                     fh = stack.enter_context(h5py.File(part, "w", track_order=True))
                     writer = GoldenWriter(fh, runner, args.log_signals, kind="log", n_samples=len(x), meta=meta)
+                    fh.attrs["samples_done"] = np.int64(0)  # resumable from here on (a full disk before batch 1)
+                    fh.flush()
             from .energy import MultiSink
 
             sink = MultiSink(writer, counter) if (writer is not None or counter is not None) else None
             from .dist import infer_batches
 
+            if writer is not None:
+                from .fileio import SpaceGuard
+
+                guard = SpaceGuard(part)
             with bar(len(x), f"XPK-1 {args.device}", args.quiet) as b, \
                     infer_batches(args, runner, x, ids, done, sink) as batches:
                 b.update(done)
                 try:
                     for i, j, run_batch in batches:
                         if writer is not None:
+                            guard.check()  # a full disk stops here, between batches, with a resumable partial
                             writer.stage(x[i:j], labels[i:j])
                         logits[i:j] = run_batch(sink)
                         b.update(j - i)
                 except OSError as exc:
-                    if not args.resume:
+                    if not args.resume or exc.errno == 28:  # ENOSPC: a full disk, not a damaged partial log
                         raise
                     # a hard kill can leave a half-written, checksum-failing chunk in the partial log
                     raise UsageError(f"--resume: partial log {partial_path(args.log)} is damaged ({exc}): start "
@@ -560,7 +602,7 @@ def _fmt_time(t: float | None) -> str:
 
 def cmd_compile(args) -> int:
     from .compile import compile_model, file_sha256
-    from .fileio import atomic_output
+    from .fileio import atomic_output, write_h5_file
     from .hwfile import write_image
     from .model import default_model_path
     from .workloads import calibration_tokens
@@ -577,8 +619,7 @@ def cmd_compile(args) -> int:
         image = compile_model(model, cfg, calib, model_sha256=file_sha256(args.model or default_model_path()),
                               progress=lambda n: b.update(n - b.n))
     with atomic_output(args.output, args.force) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            write_image(f, image)
+        write_h5_file(tmp, lambda f: write_image(f, image))
     print(f"hardware image {args.output}: {len(image.layers)} layers, "
           f"ADC full scales {[int(x) for lay in image.layers for x in lay.i_fs_code]}")
     return 0
@@ -587,7 +628,7 @@ def cmd_compile(args) -> int:
 def cmd_program(args) -> int:
     import h5py
 
-    from .fileio import atomic_output, check_output
+    from .fileio import atomic_output, check_output, write_h5_file
     from .hwfile import read_image, write_chip
     from .program import program
 
@@ -596,8 +637,7 @@ def cmd_program(args) -> int:
     chip = program(image, args.device, t_inference_s=args.drift_time,
                    drift_compensation=False if args.no_drift_compensation else None, program_seed=args.program_seed)
     with atomic_output(args.output, args.force) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            write_chip(f, chip)
+        write_h5_file(tmp, lambda f: write_chip(f, chip))
     print(f"chip {args.output}: device {chip.device}, t = {_fmt_time(chip.t_inference_s)}, "
           f"drift compensation {'on' if chip.drift_compensation else 'off'}, "
           f"alpha {[round(float(a), 4) for lay in chip.layers for a in lay.alpha]}")
@@ -627,10 +667,15 @@ def cmd_golden(args) -> int:
     runner = Runner(chip, timesteps=cfg.run.timesteps or arch.timesteps)
     meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start)}
     with atomic_output(args.output, args.force) as tmp:
+        from .fileio import SpaceGuard
+
+        SpaceGuard(tmp).check(_chip_bytes(chip))  # room for the chip before HDF5 writes a byte
         with h5py.File(tmp, "w", track_order=True) as fh:
             writer = GoldenWriter(fh, runner, args.signals, kind="golden", meta=meta, n_samples=len(x))
             with bar(len(x), "golden", args.quiet) as b:
-                write_run(writer, runner, x, ids, labels, args.batch_size, b.update)
+                guard = SpaceGuard(tmp)
+                guard.check()
+                write_run(writer, runner, x, ids, labels, args.batch_size, lambda n: (b.update(n), guard.check()))
     sigs = ",".join(s for s in SIGNALS if s in args.signals) or "none"
     print(f"golden {args.output}: {len(x)} samples from {args.dataset}/{args.split}[{sel.start}:], T = {runner.T}, "
           f"signals {sigs}; sha256 {file_sha256(args.output)}")
@@ -663,17 +708,27 @@ def cmd_rtl(args) -> int:
     return 0 if res.ok else 1
 
 
-def _open_h5(path: str, reader):
-    import h5py
+def _no_complete_batch(part) -> bool:
+    """True for a readable partial log that records no complete batch yet (nothing to keep: start it over)."""
+    from .golden import GoldenError
+    from .h5safe import open_h5
 
-    p = Path(path)
-    if not p.exists():
-        raise ModelError(f"{path}: file not found")
     try:
-        f = h5py.File(p, "r")
-    except OSError:
-        raise ModelError(f"{path}: not an HDF5 file (or truncated)") from None
-    with f:
+        with open_h5(part, "partial log", GoldenError, complete=False) as f:
+            return "samples_done" not in f.attrs or not all(g in f for g in ("chip", "inputs", "layers", "outputs"))
+    except GoldenError:
+        return False  # unreadable: the resume path reports it
+
+
+def _chip_bytes(chip) -> int:
+    """Upper bound of the bytes a chip group takes in an HDF5 file (uncompressed conductance images + slack)."""
+    return sum(2 * lay.g_pos_code.nbytes + 64 * lay.m_code.size for lay in chip.layers) + (256 << 10)
+
+
+def _open_h5(path: str, reader):
+    from .h5safe import open_h5
+
+    with open_h5(path, "file", ModelError) as f:
         return reader(f)
 
 
@@ -703,9 +758,9 @@ COMMANDS = {"energy": cmd_energy, "infer": cmd_infer, "compile": cmd_compile, "p
 
 
 def _terminate_as_interrupt():
-    """SIGTERM unwinds like Ctrl-C: outputs are closed cleanly, partial logs kept for --resume.
+    """SIGTERM (and SIGHUP, a closed terminal) unwind like Ctrl-C: temporary files removed, partial logs kept.
 
-    Returns the previous handler (restored when ``main`` returns), or None.
+    Returns the previous handlers by signal (restored when ``main`` returns), or None.
     """
     import signal
     import threading
@@ -716,10 +771,16 @@ def _terminate_as_interrupt():
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError):  # pragma: no cover - not allowed here
-        return None
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None or (name == "SIGHUP" and signal.getsignal(sig) is not signal.SIG_DFL):
+            continue  # SIGHUP ignored (nohup) stays ignored
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # pragma: no cover - not allowed here
+            pass
+    return previous or None
 
 
 def _passive_openmp() -> None:
@@ -734,16 +795,25 @@ def _passive_openmp() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import NUMBA_CACHE_NOTE, boundary
+
     _passive_openmp()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "quiet", False))
+    if NUMBA_CACHE_NOTE and not getattr(args, "quiet", False):
+        print(f"bittrue: note: {boundary.one_line(NUMBA_CACHE_NOTE)}", file=sys.stderr)
+    debug = bool(getattr(args, "debug", False))
     previous = _terminate_as_interrupt()
     try:
         _set_threads(getattr(args, "threads", None))
-        return COMMANDS[args.command](args)
+        _check_args(args)
+        with boundary.one_line_warnings(debug):
+            rc = COMMANDS[args.command](args)
+        boundary.flush_stdout()
+        return rc
     except INPUT_ERRORS as exc:
-        print(f"bittrue {args.command}: error: {exc}", file=sys.stderr)
+        print(f"bittrue {args.command}: error: {boundary.one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         hint = ""
@@ -755,10 +825,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bittrue {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        boundary.silence_stdout()
         return 1
+    except Exception as exc:  # the one boundary: one line, exit 2 (--debug: the traceback)
+        if debug:
+            raise
+        rc = boundary.report(exc, args, f"bittrue {args.command}")
+        if boundary.is_disk_full(exc):  # HDF5 cannot be torn down cleanly after a failed write: leave now
+            boundary.silence_stdout()
+            sys.stderr.flush()
+            os._exit(rc)
+        return rc
     finally:
         if previous is not None:
             import signal
 
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

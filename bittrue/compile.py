@@ -100,6 +100,29 @@ def n_tiles(n: int, size: int) -> int:
     return (n + size - 1) // size
 
 
+#: most memory the ADC calibration may hold for the currents it keeps (docs/cli.md, "Bounds")
+CALIBRATION_LIMIT_BYTES = 1 << 30
+
+
+def calibration_bytes(arch: Architecture, cfg: HardwareConfig, n_samples: int) -> int:
+    """Upper bound of the bytes :func:`compile_model` keeps while calibrating on ``n_samples`` samples.
+
+    Per layer, time step and batch of 64 samples, every (row tile, column tile) keeps at most 2^14 float64
+    currents, and one batch's currents of a row tile (64 x tokens x out) exist at a time.
+    """
+    if n_samples <= 0:
+        return 0
+    T = cfg.run.timesteps or arch.timesteps
+    calls = T * -(-n_samples // 64)
+    rows = 64 * arch.n_tokens
+    total = 0
+    for n_in, n_out in arch.linear_shapes().values():
+        n_rt, n_ct = n_tiles(n_in, cfg.tile.rows), n_tiles(n_out, cfg.tile.cols)
+        kept = min(1 << 14, rows * min(n_out, cfg.tile.cols))
+        total += n_rt * n_ct * calls * kept * 8
+    return total + 64 * arch.n_tokens * max(o for _, o in arch.linear_shapes().values()) * 8
+
+
 def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | None = None,
                   *, calib_seed: int = 0, model_sha256: str = "", progress=None) -> HardwareImage:
     """Compile ``model`` for ``cfg``.
@@ -120,6 +143,12 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
             raise ConfigError(f"ssa.{name} = {k} (for {arch.name}) needs {k.bit_length() - 1}-bit draws, more than "
                               f"lfsr.width = {cfg.lfsr.width}: raise lfsr.width or set ssa.{name}")
     t_cfg = cfg.tile
+    need = calibration_bytes(arch, cfg, 0 if calib_x is None else len(calib_x))
+    if need > CALIBRATION_LIMIT_BYTES:
+        raise ConfigError(f"ADC calibration would keep about {need / 2**30:.1f} GiB of column currents "
+                          f"(tile.rows = {t_cfg.rows}, tile.cols = {t_cfg.cols}, tile.calibration_samples = "
+                          f"{0 if calib_x is None else len(calib_x)}); the limit is "
+                          f"{CALIBRATION_LIMIT_BYTES >> 30} GiB: use larger tiles or fewer calibration samples")
     layers: list[LayerImage] = []
     for lid, (name, (n_in, n_out)) in enumerate(arch.linear_shapes().items()):
         lin = model.linear[name]
@@ -151,7 +180,7 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
                 for ct, lst in enumerate(samples[name]):
                     v = cur[:, ct * t_cfg.cols:(ct + 1) * t_cfg.cols].ravel()
                     step = max(1, v.size // cap)
-                    lst.append(v[::step])
+                    lst.append(v[::step].copy())  # a copy: a view would keep all of cur alive
 
         rng = np.random.default_rng(calib_seed)
         T = cfg.run.timesteps or arch.timesteps

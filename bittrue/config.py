@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -185,6 +186,12 @@ class HardwareConfig:
             if max(taps) != c.lfsr.width or min(taps) < 1 or len(set(taps)) != len(taps):
                 raise ConfigError(
                     f"lfsr.taps = {list(taps)!r}: distinct taps in 1..{c.lfsr.width}, including {c.lfsr.width}")
+            from .gf2 import is_maximal_length
+
+            if not is_maximal_length(taps, c.lfsr.width) and os.environ.get("BITTRUE_ALLOW_NONMAXIMAL_TAPS") != "1":
+                raise ConfigError(f"lfsr.taps = {list(taps)!r}: not maximal-length (1 + sum x^t is not primitive, "
+                                  f"so some seeds repeat before 2^{c.lfsr.width}-1 steps); use a primitive tap set "
+                                  f"or set BITTRUE_ALLOW_NONMAXIMAL_TAPS=1")
         rng("lfsr.steps_per_draw", c.lfsr.steps_per_draw, 0, 64)
         rng("encoder.bits", c.encoder.bits, 1, 16)
         if c.encoder.bits > c.lfsr.width:

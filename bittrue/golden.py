@@ -165,7 +165,10 @@ def decode(ds_attrs, raw: np.ndarray) -> np.ndarray:
     """Storage encoding -> raw codes (dispatch on ``encoding-type``)."""
     enc = str(ds_attrs.get("encoding-type", ENC_INT))
     if enc == ENC_PACKED:
-        return np.unpackbits(raw, axis=-1, count=int(ds_attrs["packed_length"]), bitorder="little")
+        length, nbytes = int(ds_attrs["packed_length"]), (raw.shape[-1] if raw.ndim else 0)
+        if not 8 * (nbytes - 1) < length <= 8 * nbytes:  # checked before unpacking allocates length bits
+            raise GoldenError(f"packed_length {length} does not fit {nbytes} packed bytes")
+        return np.unpackbits(raw, axis=-1, count=length, bitorder="little")
     if enc in (ENC_INT, ENC_FLOAT):
         return raw
     raise GoldenError(f"unknown encoding-type {enc!r}")
@@ -847,15 +850,9 @@ class GoldenFile:
     """Read access to a golden file or activation log (checks the schema on open)."""
 
     def __init__(self, path: str | Path):
-        import h5py
+        from .h5safe import open_h5
 
-        p = Path(path)
-        if not p.exists():
-            raise GoldenError(f"{path}: file not found")
-        try:
-            self.f = h5py.File(p, "r")
-        except OSError:
-            raise GoldenError(f"{path}: not an HDF5 file (or truncated)") from None
+        self.f = open_h5(path, "golden file", GoldenError)
         try:
             check_schema(self.f)
         except Exception:
@@ -975,9 +972,15 @@ class _Checker:
         per_step = "t" in list(ds.attrs["dims"])[:2]
         if per_step != (t >= 0):
             raise GoldenError(f"{ds.name}: dims {list(ds.attrs['dims'])} do not match the run signal")
+        act = np.asarray(data)
+        tail = act.shape[1:]
+        if tail and str(ds.attrs.get("encoding-type")) == ENC_PACKED:
+            tail = tail[:-1] + (-(-tail[-1] // 8),)
+        if ds.shape[2 if per_step else 1:] != tail:  # checked before a batch of rows is read
+            raise Mismatch(int(self.ids[0]) if len(self.ids) else None, unit, name, t, "(shape)",
+                           ds.shape[2 if per_step else 1:], tail, where=ds.name, note="stored shape")
         raw = self._stored(path)
         raw = raw[:, t] if per_step else raw
-        act = np.asarray(data)
         compare_block(ds, raw, act, self.ids, unit, name, t, self.rows.start)
         self.values += act.size
 
@@ -1046,7 +1049,8 @@ def verify(path: str | Path, *, batch_size: int = 64, progress: Callable[[int], 
         return _verify(path, batch_size=batch_size, progress=progress)
     except ModelError:
         raise
-    except (OSError, KeyError, TypeError, ValueError, IndexError) as exc:
+    except (OSError, KeyError, TypeError, ValueError, IndexError, RuntimeError, RecursionError,
+            OverflowError) as exc:
         raise GoldenError(f"{path}: corrupt or inconsistent file ({type(exc).__name__}: {exc})") from None
 
 
@@ -1070,6 +1074,14 @@ def _verify(path, *, batch_size: int, progress) -> VerifyResult:
         if "sample_id" not in f["inputs"] or "feature_code" not in f["inputs"]:
             raise GoldenError(f"{path}: /inputs/feature_code and /inputs/sample_id are needed to replay")
         ids_ds, x_ds = f["inputs/sample_id"], f["inputs/feature_code"]
+        arch = chip.arch
+        n = ids_ds.shape[0] if ids_ds.shape else 0
+        q = (arch.readout_tokens,) if arch.readout_tokens else ()
+        for ds, want in ((ids_ds, (n,)), (x_ds, (n, arch.n_patches, arch.token_features)),
+                         (f["outputs"].get("logits"), (n,) + q + (arch.n_classes,)),
+                         (f["outputs"].get("prediction"), (n,) + q)):
+            if ds is not None and ds.shape != want:
+                raise GoldenError(f"{path}: {ds.name} has shape {ds.shape}, the stored chip needs {want}")
         for ds in (ids_ds, x_ds):
             if ds.dtype.kind not in "iu":
                 raise GoldenError(f"{path}: {ds.name} holds {ds.dtype} values; the schema stores integer codes")

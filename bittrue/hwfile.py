@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import h5safe
 from .compile import HardwareImage, LayerImage
 from .config import HardwareConfig
 from .kernels.crossbar import SIGMA_CODE_LIMIT
@@ -38,11 +39,7 @@ def _int_array(x, key: str, what: str, shape: tuple[int, ...], lo: int, hi: int)
     the noise generator's int64 product) hold only inside these ranges, so a file that leaves them is refused
     rather than run.
     """
-    raw = np.asarray(x[key][()])
-    if raw.shape != shape:
-        raise ModelError(f"{what}: {key} has shape {raw.shape}, expected {shape}")
-    if raw.dtype.kind not in "iu":
-        raise ModelError(f"{what}: {key} has dtype {raw.dtype}, expected integers")
+    raw = h5safe.read(x, key, what, ModelError, shape=shape, kinds="iu")  # shape, dtype checked before reading
     if raw.size and (int(raw.min()) < lo or int(raw.max()) > hi):
         raise ModelError(f"{what}: {key} outside {lo}..{hi} (min {int(raw.min())}, max {int(raw.max())})")
     return raw.astype(np.int64)
@@ -86,15 +83,18 @@ def read_image(g) -> HardwareImage:
         for key in g["layers"]:
             x = g["layers"][key]
             name = str(x.attrs["name"])
+            if name not in shapes:
+                raise ModelError(f"hardware image: layer {name!r} is not in the architecture")
             n_in, n_out = shapes[name]
             what = f"hardware image layer {name}"
-            vals = {f: (np.asarray(x[f][()], np.float64) if f in x else None) for f in _FLOAT_FIELDS}
+            want = {f: (n_in, n_out) if f.startswith("g_") else (n_out,) for f in _FLOAT_FIELDS}
+            vals = {f: (h5safe.read(x, f, what, ModelError, shape=want[f], kinds="iuf", dtype=np.float64)
+                        if f in x else None) for f in _FLOAT_FIELDS}
             if vals["g_pos_uS"] is None:  # integer-only image (inside a chip): floats not needed to run
                 vals = {f: np.zeros((n_in, n_out) if f.startswith("g_") else n_out) for f in _FLOAT_FIELDS}
             for f, v in vals.items():
-                want = (n_in, n_out) if f.startswith("g_") else (n_out,)
-                if v is None or v.shape != want:
-                    raise ModelError(f"{what}: {f} has shape {None if v is None else v.shape}, expected {want}")
+                if v is None or v.shape != want[f]:
+                    raise ModelError(f"{what}: {f} has shape {None if v is None else v.shape}, expected {want[f]}")
                 if not np.all(np.isfinite(v)):
                     raise ModelError(f"{what}: {f} holds NaN or Inf")
             n_ct = -(-n_out // cfg.tile.cols)
@@ -105,7 +105,8 @@ def read_image(g) -> HardwareImage:
         missing = [n for n in shapes if n not in {lay.name for lay in layers}]
         if missing:
             raise ModelError(f"hardware image: layer {missing[0]} is missing")
-        theta = {k: int(g["lif_theta_code"][k][()]) for k in g["lif_theta_code"]}
+        theta = {k: int(_int_array(g["lif_theta_code"], k, "hardware image LIF threshold", (), -(1 << 62),
+                                   1 << 62)) for k in g["lif_theta_code"]}
         if set(theta) != set(arch.lif_names()):
             raise ModelError(f"hardware image: LIF thresholds for {sorted(theta)}, the architecture has "
                              f"{sorted(arch.lif_names())}")
@@ -117,8 +118,8 @@ def read_image(g) -> HardwareImage:
                              model_sha256=str(g.attrs.get("model_sha256", "")))
     except ModelError:
         raise
-    except (KeyError, ValueError, TypeError, OSError) as exc:
-        raise ModelError(f"hardware image: corrupt or incomplete ({exc})") from None
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError, RecursionError) as exc:
+        raise ModelError(f"hardware image: corrupt or incomplete ({type(exc).__name__}: {exc})") from None
 
 
 def write_chip(g, chip: Chip, *, floats: bool = False, compression: str | None = "gzip") -> None:
@@ -153,6 +154,8 @@ def read_chip(g) -> Chip:
         for key in g["layers"]:
             x = g["layers"][key]
             name = str(x.attrs["name"])
+            if name not in by_name:
+                raise ModelError(f"chip: layer {name!r} is not in the architecture")
             im = by_name[name]
             what = f"chip layer {name}"
             gp = _int_array(x, "g_pos_code", what, (im.n_in, im.n_out), 0, 32767).astype(np.int16)  # spec 4.5
@@ -166,7 +169,8 @@ def read_chip(g) -> Chip:
                                     i_fs_code=im.i_fs_code, sigma_code=im.sigma_code,
                                     m_code=_int_array(x, "m_code", what, (im.n_out,), -m_max, m_max),
                                     b_code=_int_array(x, "b_code", what, (im.n_out,), -(1 << 62) + 1, (1 << 62) - 1),
-                                    s_shift=s_shift, alpha=np.asarray(x["alpha"][()], np.float64)))
+                                    s_shift=s_shift, alpha=h5safe.read(x, "alpha", what, ModelError, kinds="iuf",
+                                                                      shape=im.i_fs_code.shape, dtype=np.float64)))
         missing = [lay.name for lay in image.layers if lay.name not in {c.name for c in layers}]
         if missing:
             raise ModelError(f"chip: layer {missing[0]} has no conductance image")
@@ -176,5 +180,5 @@ def read_chip(g) -> Chip:
                     program_seed=int(g.attrs["program_seed"]), output_noise=bool(g.attrs["output_noise"]))
     except ModelError:
         raise
-    except (KeyError, ValueError, TypeError, OSError) as exc:
-        raise ModelError(f"chip: corrupt or incomplete ({exc})") from None
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError, RecursionError) as exc:
+        raise ModelError(f"chip: corrupt or incomplete ({type(exc).__name__}: {exc})") from None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from .modes import Mask, parse_enum
 
 FORMAT = "bittrue-float-model"
 FORMAT_VERSION = "1.0.0"
+#: largest model (weights + position embedding) an architecture may describe: 2^26 float32 = 256 MiB
+MAX_PARAMETERS = 1 << 26
 
 
 class ModelError(ValueError):
@@ -92,7 +95,12 @@ class Architecture:
 
     @classmethod
     def from_json(cls, text: str) -> "Architecture":
-        d = json.loads(text)
+        try:
+            d = json.loads(text)
+        except RecursionError:
+            raise ModelError("architecture: JSON nested too deeply") from None
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"architecture: not valid JSON ({exc})") from None
         if not isinstance(d, dict):
             raise ModelError("architecture: not a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -114,11 +122,33 @@ class Architecture:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1 << 16:
                 raise ModelError(f"architecture.{f} = {v!r}: must be an integer in 1..65536")
+        if not isinstance(self.cls_token, bool):
+            raise ModelError(f"architecture.cls_token = {self.cls_token!r}: must be true or false")
+        if not isinstance(self.name, str) or len(self.name) > 256:
+            raise ModelError("architecture.name: must be text of at most 256 characters")
+        p = self.patch
+        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 1 << 16:
+            raise ModelError(f"architecture.patch = {p!r}: must be an integer in 0..65536")
+        shp = self.image_shape
+        if len(shp) > 4 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 16
+                                   for v in shp):
+            raise ModelError(f"architecture.image_shape = {list(shp)!r}: at most 4 integers in 1..65536")
+        if self.n_patches * self.token_features > 1 << 24:
+            raise ModelError(f"architecture: n_patches x token_features = {self.n_patches * self.token_features:,}"
+                             f" inputs per sample, more than 2^24 (memory bound)")
+        if shp and p and (len(shp) != 3 or shp[0] % p or shp[1] % p or (shp[0] // p) * (shp[1] // p) !=
+                          self.n_patches or p * p * shp[2] != self.token_features):
+            raise ModelError(f"architecture.image_shape = {list(shp)!r} with patch {p} does not give "
+                             f"{self.n_patches} patches of {self.token_features} features")
         rt = self.readout_tokens
         if not isinstance(rt, int) or isinstance(rt, bool) or not 0 <= rt <= self.n_tokens:
             raise ModelError(f"architecture.readout_tokens = {rt!r}: must be an integer in 0..{self.n_tokens}")
         if self.heads * self.d_k != self.dim:
             raise ModelError(f"architecture: heads x d_k = {self.heads}x{self.d_k} must equal dim = {self.dim}")
+        params = sum(i * o for i, o in self.linear_shapes().values()) + self.n_tokens * self.dim
+        if params > MAX_PARAMETERS:
+            raise ModelError(f"architecture: {params:,} parameters, more than the {MAX_PARAMETERS:,} bittrue "
+                             f"reads (memory bound)")
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -180,6 +210,9 @@ class FloatModel:
                 _check(f"linear/{name}/{p}", getattr(lin, p), (fout,))
             if np.any(lin.bn_var < 0):
                 raise ModelError(f"float model: linear/{name}/bn_var has negative entries")
+            eps = lin.bn_eps
+            if not isinstance(eps, (int, float, np.floating)) or not (math.isfinite(eps) and 0 < eps <= 1):
+                raise ModelError(f"float model: linear/{name} bn_eps {eps!r} must be a finite number in (0, 1]")
         missing = set(arch.lif_names()) - set(self.lif_threshold)
         if missing:
             raise ModelError(f"float model: missing LIF thresholds {sorted(missing)}")
@@ -221,14 +254,16 @@ def save_float_model(model: FloatModel, path: str | Path) -> None:
 
 
 def load_float_model(path: str | Path) -> FloatModel:
-    """Read and validate a float model; raise :class:`ModelError` with one clear line on any problem."""
+    """Read and validate a float model; raise :class:`ModelError` with one clear line on any problem.
+
+    The file is checked by :func:`bittrue.h5safe.open_h5` (nothing outside it is read), and every dataset's
+    shape and dtype is checked against the architecture before it is read.
+    """
+    from . import h5safe
+
     path = Path(path)
-    if not path.exists():
-        raise ModelError(f"float model {path}: file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise ModelError(f"float model {path}: not an HDF5 file (or truncated)") from None
+    what = f"float model {path}"
+    f = h5safe.open_h5(path, "float model", ModelError)
     try:
         with f:
             fmt = f.attrs.get("format")
@@ -239,21 +274,36 @@ def load_float_model(path: str | Path) -> FloatModel:
                 raise ModelError(f"float model {path}: format version {ver} is not supported "
                                  f"(this bittrue reads {FORMAT_VERSION.split('.')[0]}.x)")
             arch = Architecture.from_json(f.attrs["arch_json"])
+            shapes = arch.linear_shapes()
+            extra = sorted(set(f["linear"]) - set(shapes))
+            if extra:
+                raise ModelError(f"{what}: unexpected linear layers {extra}")
             linear = {}
             for name in f["linear"]:
                 gl = f["linear"][name]
-                linear[name] = Linear(*(np.asarray(gl[p][()], dtype=np.float32) for p in
+                fin, fout = shapes[name]
+                linear[name] = Linear(*(h5safe.read(gl, p, what, ModelError, kinds="iuf", dtype=np.float32,
+                                                    shape=(fin, fout) if p == "weight" else (fout,)) for p in
                                         ("weight", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var")),
                                       bn_eps=float(gl.attrs.get("bn_eps", 1e-5)))
-            lif = {name: float(f["lif"][name][()]) for name in f["lif"]}
-            training = json.loads(f.attrs.get("training_json", "{}"))
+            extra = sorted(set(f["lif"]) - set(arch.lif_names()))
+            if extra:
+                raise ModelError(f"{what}: unexpected LIF thresholds {extra}")
+            lif = {name: float(h5safe.read(f["lif"], name, what, ModelError, kinds="iuf", shape=()))
+                   for name in f["lif"]}
+            training = json.loads(str(f.attrs.get("training_json", "{}")))
             model = FloatModel(arch=arch, linear=linear, lif_threshold=lif,
-                               pos=np.asarray(f["pos"][()], dtype=np.float32),
-                               cls=np.asarray(f["cls"][()], dtype=np.float32), training=training)
-    except ModelError:
-        raise
-    except (KeyError, OSError, ValueError, TypeError) as exc:
-        raise ModelError(f"float model {path}: corrupt or incomplete ({exc})") from None
+                               pos=h5safe.read(f, "pos", what, ModelError, kinds="iuf", dtype=np.float32,
+                                               shape=(arch.n_tokens, arch.dim)),
+                               cls=h5safe.read(f, "cls", what, ModelError, kinds="iuf", dtype=np.float32,
+                                               shape=(arch.dim,)), training=training)
+    except ModelError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ModelError(f"{what}: {exc}") from None
+    except (KeyError, OSError, ValueError, TypeError, RuntimeError, RecursionError) as exc:
+        raise ModelError(f"float model {path}: corrupt or incomplete ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     return model.validate()
 
 
