@@ -93,6 +93,26 @@ class StdoutError(OSError):
     """stdout cannot be written (a full device, a closed descriptor)."""
 
 
+#: The signal number of a SIGTERM / SIGHUP / SIGINT this process received and has not yet acted on.  The signal
+#: handler raises KeyboardInterrupt, but Python discards an exception raised while it runs a finaliser or a
+#: weakref callback (h5py objects close that way); the flag survives that, and ``check_interrupt`` re-raises.
+_PENDING: list[int] = []
+
+
+def note_interrupt(signum: int) -> None:
+    _PENDING.append(int(signum))
+
+
+def clear_interrupt() -> None:
+    _PENDING.clear()
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt if a signal arrived (even one whose KeyboardInterrupt was swallowed)."""
+    if _PENDING:
+        raise KeyboardInterrupt
+
+
 def flush_stdout() -> None:
     """Flush stdout inside the boundary (a full device or a closed pipe raises here, not at exit)."""
     try:

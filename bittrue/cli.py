@@ -765,10 +765,13 @@ def _terminate_as_interrupt():
     import signal
     import threading
 
+    from . import boundary
+
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def handler(signum, frame):
+        boundary.note_interrupt(signum)  # survives a KeyboardInterrupt that Python swallows in a finaliser
         raise KeyboardInterrupt
 
     previous = {}
@@ -804,12 +807,14 @@ def main(argv: list[str] | None = None) -> int:
     if NUMBA_CACHE_NOTE and not getattr(args, "quiet", False):
         print(f"bittrue: note: {boundary.one_line(NUMBA_CACHE_NOTE)}", file=sys.stderr)
     debug = bool(getattr(args, "debug", False))
+    boundary.clear_interrupt()
     previous = _terminate_as_interrupt()
     try:
         _set_threads(getattr(args, "threads", None))
         _check_args(args)
         with boundary.one_line_warnings(debug):
             rc = COMMANDS[args.command](args)
+        boundary.check_interrupt()
         boundary.flush_stdout()
         return rc
     except INPUT_ERRORS as exc:

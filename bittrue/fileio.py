@@ -174,6 +174,9 @@ def atomic_output(path: str | Path, force: bool = False) -> Iterator[Path]:
 
 
 def _replace(src: Path, path: Path, before, force: bool) -> None:
+    from .boundary import check_interrupt
+
+    check_interrupt()  # an interrupted run never renames its output into place
     now = _identity(path)
     if now != before:
         raise OutputError(f"output {path} was written by another process while this run was writing: not "

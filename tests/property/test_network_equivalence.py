@@ -24,24 +24,10 @@ from bittrue.program import program
 from bittrue.run import Runner
 from bittrue.workloads import load_tokens
 
+from rates import RateSink  # tests/ is on sys.path (conftest.py)
+
 R = 6
 N_SAMPLES = 24
-
-
-class RateSink:
-    signals = frozenset({"spikes"})
-
-    def __init__(self):
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, path, t, data):
-        name = path.split("/")[0].removeprefix("lif.")
-        self.sums[name] = self.sums.get(name, 0.0) + float(data.sum())
-        self.counts[name] = self.counts.get(name, 0) + data.size
-
-    def rates(self):
-        return {k: self.sums[k] / self.counts[k] for k in self.sums}
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ from bittrue.program import program
 from bittrue.run import Runner
 from bittrue.workloads import load_tokens
 
+from rates import RateSink  # tests/ is on sys.path (conftest.py)
+
 R = 6  # seeds per side of the rate comparison
 N_SAMPLES = 16
 
@@ -69,22 +71,6 @@ def test_netlist_follows_the_architecture(setup):
     # the shipped architectures' netlists: 1 + 13 per block + 3 ops
     for a in ARCHITECTURES.values():
         assert len(nl.netlist(a)) == 3 + 13 * a.depth + 3
-
-
-class RateSink:
-    signals = frozenset({"spikes"})
-
-    def __init__(self):
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, path, t, data):
-        name = path.split("/")[0].removeprefix("lif.")
-        self.sums[name] = self.sums.get(name, 0.0) + float(data.sum())
-        self.counts[name] = self.counts.get(name, 0) + data.size
-
-    def rates(self):
-        return {k: self.sums[k] / self.counts[k] for k in self.sums}
 
 
 def test_bit_true_ideal_follows_the_float_model(setup):
