@@ -88,7 +88,7 @@ def pcm_weight_noise(w: torch.Tensor, scale: float, t_s: float, hw=None) -> torc
     per-device nu, 1/f read noise; each standard-normal draw scaled by ``scale``, 0 gives the drift mean only),
     quantisation to the ``tile.g_bits`` conductance image (spec 4.5) and, where ``pcm.drift_compensation``,
     global drift compensation with ``program``'s granularity: one gain per column tile, the sum of both
-    polarities' codes at programming over their sum at ``t_s``.  ``tests/torch/test_pcm_noise_stats.py``
+    polarities' codes at programming over their sum at ``t_s``.  ``tests/training/test_pcm_noise_stats.py``
     compares the two statistically.  Training only: no gradient (the caller adds it straight-through).
     """
     from bittrue.config import HardwareConfig

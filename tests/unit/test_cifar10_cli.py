@@ -1,6 +1,6 @@
 """``python -m bittrue infer --dataset cifar10``: a missing or malformed data directory, or no ``--model``, exits 2
 with one line on stderr (the real CLI, in a subprocess); the data directory is checked before any model is read.
-The end-to-end run (train a few steps, then infer) is ``tests/torch/test_cifar10_e2e.py``."""
+The end-to-end run (train a few steps, then infer) is ``tests/training/test_cifar10_e2e.py``."""
 from __future__ import annotations
 
 import subprocess

@@ -21,7 +21,7 @@ def pytest_collection_modifyitems(config, items):
     if not (TOOLS / "_torch_net.py").exists():
         skip = pytest.mark.skip(reason="source tree (tools/) not available")
         for it in items:
-            if "tests/torch" in str(it.fspath).replace("\\", "/"):
+            if "tests/training" in str(it.fspath).replace("\\", "/"):
                 it.add_marker(skip)
 
 
