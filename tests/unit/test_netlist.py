@@ -166,3 +166,26 @@ def test_golden_export_verify_and_energy_follow_the_architecture(setup, tmp_path
     rep = json.loads(capsys.readouterr().out)
     assert rep["counts"]["sites"]["blocks.2.ssa"]["and_evals_score"] > 0
     assert list(rep["xpk1"]["by_block_nJ"]) == ["input", "blocks.0", "blocks.1", "blocks.2", "head"]
+
+
+def test_runner_reads_out_the_last_two_tokens(setup):
+    """At t = 0 every membrane starts at 0, so the head LIF's membrane and spikes follow exactly from the residual
+    of its readout tokens (here the last 2): v = 0 where it fired (hard reset), else the residual."""
+    model, cfg, x, image = setup
+    chip = program(image, "ideal")
+    log = {}
+
+    class Sink:
+        signals = frozenset({"residual", "membrane", "spikes"})
+
+        def __call__(self, path, t, data):
+            if t == 0:
+                log[path] = np.array(data)
+
+    Runner(chip).run_batch(x[:4], np.arange(4), Sink())
+    r = log["blocks.2/residual_code"][:, -2:, :].astype(np.int64)  # the residual after the last block
+    theta = chip.image.lif_theta_code["head.in"]
+    fire = r >= theta
+    assert fire.any() and (~fire).any()
+    assert np.array_equal(log["lif.head.in/spikes"], fire.astype(np.uint8))
+    assert np.array_equal(log["lif.head.in/v_code"], np.where(fire, 0, r))
