@@ -434,7 +434,8 @@ def cmd_infer(args) -> int:
                     writer = GoldenWriter.resume(fh, runner, args.log_signals, kind="log", meta=meta,
                                                  n_samples=len(x))
                     done = writer.n
-                    logits[:done] = writer.stored_logits()
+                    if done:  # a partial interrupted in its first batch stores no logits yet
+                        logits[:done] = writer.stored_logits()
                     log.info("resuming %s at sample %d of %d", args.log, done, len(x))
                 else:
                     from .fileio import SpaceGuard

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bittrue.model import ARCHITECTURES, random_float_model, save_float_model
+from childproc import default_signals  # tests/ is on sys.path (conftest.py)
 
 
 def _datasets(path):
@@ -32,7 +33,8 @@ def test_kill_then_resume_equals_uninterrupted(tmp_path, sig):
             "--batch-size", "8", "--timesteps", "2", "--quiet", "--log-signals", "spikes,adc"]
     target = tmp_path / "run.h5"
     part = tmp_path / "run.h5.partial"
-    p = subprocess.Popen(base + ["--log", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(base + ["--log", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_signals)
     # wait until a few batches have been flushed (the partial file grows after each batch)
     sizes = []
     t_end = time.time() + 120

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from childproc import default_signals  # tests/ is on sys.path (conftest.py)
 
 
 def test_shard_counts_sum_to_the_whole_run():
@@ -59,7 +60,8 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
     part = tmp_path / "s.csv.partial"
     cmd = [sys.executable, *SWEEP, "--hardware", _calib_toml(tmp_path), "-o", str(out)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+                            preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:

@@ -25,6 +25,7 @@ import pytest
 from bittrue.config import ConfigError, HardwareConfig
 from bittrue.golden import GoldenError, GoldenFile, verify
 from bittrue.model import ARCHITECTURES, ModelError, load_float_model, random_float_model, save_float_model
+from childproc import default_signals  # tests/ is on sys.path (conftest.py)
 
 ARCH = ARCHITECTURES["digits"]
 
@@ -575,7 +576,8 @@ def test_sighup_cleans_up_sigkill_leaves_part_file_that_next_run_reports(d, tmp_
     def start():
         p = subprocess.Popen([sys.executable, "-m", "bittrue", "golden", "--model", str(d / "good.h5"), "--samples",
                               "200", "--timesteps", "2", "--signals", "all", "-q", "-o", str(target)],
-                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=default_signals)
         t_end = time.time() + 180
         while time.time() < t_end and p.poll() is None and not temp_files(target):
             time.sleep(0.05)
