@@ -10,10 +10,8 @@ import contextlib
 import json
 import math
 import os
-import re
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -21,57 +19,17 @@ from . import __version__
 from .config import ConfigError, HardwareConfig
 from .fileio import OutputError
 from .model import ModelError
+from .options import UsageError, parse_time
+from .options import common_options as _common
+from .options import fmt_time as _fmt_time
+from .options import nonneg_int as _nonneg_int
+from .options import pos_int as _pos_int
+from .options import seed_int as _seed
+from .pipeline import build_chip, load_config, load_model, load_selection  # noqa: F401  (public, as before)
 from .progress import bar, log, setup_logging
 
 
-class UsageError(ValueError):
-    """A bad option value, reported as one line and exit code 2."""
-
-
 INPUT_ERRORS = (ConfigError, ModelError, OutputError, UsageError)
-
-_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 365.25 * 86400.0}
-
-
-def parse_time(text: str) -> float:
-    """'86400', '1s', '1h', '1d', '1y', '2.5d' -> seconds (>= 0)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*", str(text))
-    if not m or (m.group(2) and m.group(2) not in _UNITS):
-        raise argparse.ArgumentTypeError(f"invalid time {text!r}: use seconds or a number with s, m, h, d, w or y")
-    val = float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
-    if not math.isfinite(val):
-        raise argparse.ArgumentTypeError(f"invalid time {text!r}")
-    return val
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return v
-
-
-def _seed(text: str) -> int:
-    """A seed: an unsigned 64-bit integer, decimal (leading zeros allowed) or 0x... hex."""
-    t = str(text).strip()
-    try:
-        v = int(t, 10) if t.isdigit() else int(t, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use a decimal or 0x hex integer") from None
-    if not 0 <= v < 1 << 64:
-        raise argparse.ArgumentTypeError(f"seed {text!r} outside 0..2^64-1")
-    return v
-
-
-def _pos_int(text: str) -> int:
-    v = _nonneg_int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return v
-
 
 def _signal_list(text: str) -> frozenset[str]:
     """'spikes,adc' -> frozenset of run.SIGNALS groups; 'all' and 'none' allowed."""
@@ -94,14 +52,6 @@ class _Parser(argparse.ArgumentParser):
         from .boundary import one_line
 
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=_seed, default=None,
-                   help="root seed (uint64) of every LFSR and the output-noise generator "
-                        "(default: run.root_seed of the hardware configuration, 0)")
-    p.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
 
 
 def _model_opts(p: argparse.ArgumentParser, by_dataset: bool = True) -> None:
@@ -259,79 +209,6 @@ def _set_threads(n: int | None) -> None:
     numba.set_num_threads(n)
 
 
-def load_config(args) -> HardwareConfig:
-    cfg = HardwareConfig.load(args.hardware) if getattr(args, "hardware", None) else HardwareConfig()
-    import dataclasses
-
-    seed = getattr(args, "seed", None)
-    if seed is not None and seed >= 1 << 64:
-        raise UsageError(f"--seed {seed}: must be below 2^64")
-    run = dataclasses.replace(cfg.run, root_seed=int(cfg.run.root_seed if seed is None else seed))
-    if getattr(args, "timesteps", None):
-        run = dataclasses.replace(run, timesteps=int(args.timesteps))
-    return dataclasses.replace(cfg, run=run).validate()
-
-
-def model_path(path: str | None, dataset: str = "digits") -> str:
-    """``--model``, or the shipped model of ``dataset`` (digits, or mimo-icl for mimo)."""
-    from .model import default_model_path
-    from .workloads import DEFAULT_MODEL
-
-    return str(path or default_model_path(DEFAULT_MODEL.get(dataset, "digits")))
-
-
-def load_model(path: str | None, dataset: str = "digits", cfg: HardwareConfig | None = None):
-    """The float model; with ``cfg``, a warning on stderr for each setting it was not trained for."""
-    from .model import load_float_model, trained_config_mismatches
-
-    model = load_float_model(model_path(path, dataset))
-    if cfg is not None:
-        for msg in trained_config_mismatches(model, cfg):
-            from .boundary import one_line
-
-            print(f"bittrue: warning: {one_line(msg)}", file=sys.stderr)
-    return model
-
-
-def build_chip(model, cfg: HardwareConfig, device: str, drift_time: float | None, no_comp: bool,
-               program_seed: int, model_path: str | None = None, quiet: bool = False, data_dir: str | None = None):
-    """compile (with calibration on training samples; cifar10: of ``data_dir``) + program."""
-    from .compile import compile_model, file_sha256
-    from .model import default_model_path
-    from .program import program
-    from .workloads import calibration_tokens
-
-    calib = calibration_tokens(model.arch, cfg.tile.calibration_samples, data_dir)
-    default = {"mimo-icl": "mimo-icl"}.get(model.arch.name, "digits")
-    sha = file_sha256(model_path or default_model_path(default))
-    with bar(len(calib) if calib is not None else 0, "calibrate", quiet) as b:
-        image = compile_model(model, cfg, calib, model_sha256=sha, progress=lambda n: b.update(n - b.n))
-    return program(image, device, t_inference_s=drift_time, drift_compensation=False if no_comp else None,
-                   program_seed=program_seed)
-
-
-def load_selection(dataset: str, split: str, arch, start: int, limit: int | None, data_dir: str | None = None):
-    """(tokens, labels, global sample ids, slice) of ``dataset``/``split`` from ``start``, ``limit`` samples."""
-    from .workloads import load_tokens
-
-    try:
-        x, labels = load_tokens(dataset, split, arch, data_dir)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    sel = _select(len(x), start, limit)
-    return x[sel], labels[sel], np.arange(sel.start, sel.stop, dtype=np.int64), sel
-
-
-def _select(n: int, start: int, limit: int | None) -> slice:
-    if start >= n:
-        raise UsageError(f"--start {start}: the split has {n} samples (valid 0..{n - 1})")
-    stop = n if limit is None else start + limit
-    if stop > n:
-        raise UsageError(f"--limit {limit}: only {n - start} samples from --start {start} (split has {n})")
-    return slice(start, stop)
-
-
-# ---------------------------------------------------------------------------- commands
 def _check_replayable(signals, option: str) -> None:
     """``--replayable``: a UsageError unless an RTL replay could use every stored block (golden-schema 5.2)."""
     from .golden import check_replayable
@@ -590,15 +467,6 @@ def _print_mimo(m: dict) -> None:
     print("| **mean** | " + " | ".join(f"**{m['mean_ser'][c]:.4f}**" for c in cols) + " |")
     r = m["ratio_to_lmmse_ls"]
     print("| mean / LMMSE-LS | " + " | ".join("-" if r[c] is None else f"{r[c]:.2f}" for c in cols) + " |")
-
-
-def _fmt_time(t: float | None) -> str:
-    if t is None:
-        return "-"
-    for unit, s in (("y", _UNITS["y"]), ("d", 86400.0), ("h", 3600.0), ("s", 1.0)):
-        if t >= s and abs(t / s - round(t / s)) < 1e-9:
-            return f"{round(t / s)}{unit}"
-    return f"{t:g} s"
 
 
 def cmd_compile(args) -> int:

@@ -308,18 +308,18 @@ def worker_env(cache_dir: str | None = None, threads: int = 1) -> dict[str, str]
 # ============================================================================ CLI hooks
 def add_dist_options(p) -> None:
     """``--scheduler`` and ``--shard-size`` of ``infer`` and ``sweep``."""
-    from .cli import _pos_int
+    from .options import pos_int
 
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a dask.distributed scheduler, e.g. tcp://host:8786 (the dist extra; "
                         "docs/sweep.md); results are identical to a local run")
-    p.add_argument("--shard-size", type=_pos_int, default=128,
+    p.add_argument("--shard-size", type=pos_int, default=128,
                    help="samples per work unit on the cluster (default 128)")
 
 
 def check_scheduler(args) -> None:
     """Before any work: the options allow a cluster run and the scheduler answers (else UsageError, exit 2)."""
-    from .cli import UsageError
+    from .options import UsageError
 
     if getattr(args, "device", None) == "float":
         raise UsageError("--scheduler: the float SNN draws from one sequential generator; run it locally")
@@ -337,7 +337,7 @@ def infer_batches(args, runner, x: np.ndarray, ids: np.ndarray, start: int, sink
                 lambda s, i=i: runner.run_batch(x[i:i + args.batch_size], ids[i:i + args.batch_size], s))
                for i in range(start, len(x), args.batch_size))
         return
-    from .cli import UsageError
+    from .options import UsageError
 
     try:
         ex = DaskExecutor(args.scheduler)

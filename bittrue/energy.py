@@ -840,7 +840,7 @@ def tune_random_model(arch: Architecture, density: float = 0.15, *, seed: int = 
 # =============================================================================== CLI
 def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``energy`` subcommand to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
-    from .cli import _nonneg_int, _pos_int, _seed, parse_time
+    from .options import nonneg_int, parse_time, pos_int, seed_int
 
     p = subparsers.add_parser("energy", help="activity counts -> energy per inference, beside a digital baseline")
     p.add_argument("--model", default=None,
@@ -848,21 +848,21 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--random-model", default=None, metavar="ARCH",
                    help="instead of --model: a random model of ARCH (e.g. cifar10-vit-small) whose LIF threshold is "
                         "tuned to --density on random images")
-    p.add_argument("--model-seed", type=_seed, default=0, help="seed of --random-model's weights (default 0)")
+    p.add_argument("--model-seed", type=seed_int, default=0, help="seed of --random-model's weights (default 0)")
     p.add_argument("--density", type=float, default=0.15,
                    help="target crossbar-input spike density of --random-model (default 0.15)")
     p.add_argument("--hardware", default=None, metavar="FILE.toml", help="hardware configuration (TOML)")
-    p.add_argument("--timesteps", type=_pos_int, default=None, help="time steps T (default: the model's)")
+    p.add_argument("--timesteps", type=pos_int, default=None, help="time steps T (default: the model's)")
     p.add_argument("--device", choices=("ideal", "pcm"), default="pcm", help="device model (default pcm)")
     p.add_argument("--drift-time", type=parse_time, default=None, metavar="T", help="inference time (default 1d)")
     p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
-    p.add_argument("--program-seed", type=_seed, default=0, help="seed of the device model (default 0)")
+    p.add_argument("--program-seed", type=seed_int, default=0, help="seed of the device model (default 0)")
     p.add_argument("--dataset", default="digits",
                    help="digits (default), mimo, or random (uniformly random 8-bit images of the model's shape)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
-    p.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
-    p.add_argument("--limit", type=_pos_int, default=None, help="number of samples (default: all; random: 4)")
-    p.add_argument("--batch-size", type=_pos_int, default=64, help="samples per batch (default 64)")
+    p.add_argument("--start", type=nonneg_int, default=0, help="first sample index (default 0)")
+    p.add_argument("--limit", type=pos_int, default=None, help="number of samples (default: all; random: 4)")
+    p.add_argument("--batch-size", type=pos_int, default=64, help="samples per batch (default 64)")
     p.add_argument("--table", default=None, metavar="FILE.toml",
                    help="energy table overriding entries of the shipped bittrue/hardware/energy.toml")
     p.add_argument("--node-nm", type=float, default=None, help="technology node for digital scaling (default 45)")
@@ -871,15 +871,16 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
                    help="no run: recount the spikes stored in a golden file / activation log (needs the encoder, "
                         "spikes and ssa signal groups); model and data options are then ignored")
     p.add_argument("--json", action="store_true", help="JSON on stdout (with the raw counts)")
-    p.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
-    p.add_argument("--threads", type=_pos_int, default=None, help="Numba threads (default: all cores)")
+    p.add_argument("--seed", type=seed_int, default=0, help="root seed (default 0)")
+    p.add_argument("--threads", type=pos_int, default=None, help="Numba threads (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
     return p
 
 
 def cmd_energy(args) -> int:
     """``python -m bittrue energy``: run, count, price; print the report (exit 0)."""
-    from .cli import UsageError, build_chip, load_config, load_model, _select
+    from .options import UsageError
+    from .pipeline import build_chip, load_config, load_model, select
     from .progress import bar
     from .run import Runner
 
@@ -922,7 +923,7 @@ def cmd_energy(args) -> int:
         if args.dataset not in DATASETS:
             raise UsageError(f"--dataset {args.dataset!r}: choose random or one of {', '.join(DATASETS)}")
         xs, _ = load_tokens(args.dataset, args.split, arch)
-        sel = _select(len(xs), args.start, args.limit)
+        sel = select(len(xs), args.start, args.limit)
         x = xs[sel]
         ids = np.arange(sel.start, sel.stop, dtype=np.int64)
     if args.random_model is not None or arch.name != "digits":

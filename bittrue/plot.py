@@ -27,7 +27,7 @@ def require_matplotlib():
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
         from matplotlib.figure import Figure  # noqa: F401
     except ImportError:
-        from .cli import UsageError
+        from .options import UsageError
 
         raise UsageError(f"plotting needs matplotlib: {INSTALL_HINT}") from None
 
@@ -172,7 +172,7 @@ def plot_log(path: str | Path, outdir: str | Path, *, sample: int = 0, samples: 
         sigs = gf.signals()
         n = len(gf.f["inputs/sample_id"])
         if not 0 <= sample < n:
-            from .cli import UsageError
+            from .options import UsageError
 
             raise UsageError(f"--sample {sample}: the file has {n} samples (rows 0..{n - 1})")
         sid = [int(gf.f["inputs/sample_id"][sample])]
@@ -302,23 +302,23 @@ def _membrane(gf, sigs, s, neurons, title):
 
 # ============================================================================ command
 def add_plot_parser(subparsers) -> argparse.ArgumentParser:
-    from .cli import _nonneg_int, _pos_int
+    from .options import nonneg_int, pos_int
 
     p = subparsers.add_parser("plot", help="PNG plots of an activation log or golden file (the plot extra)")
     p.add_argument("file", help="activation log (infer --log) or golden file .h5")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="directory for raster.png, attention.png, adc_hist.png, membrane.png (created if missing)")
-    p.add_argument("--sample", type=_nonneg_int, default=0,
+    p.add_argument("--sample", type=nonneg_int, default=0,
                    help="row of the file for rasters, attention and membranes (default 0)")
-    p.add_argument("--samples", type=_pos_int, default=16, help="rows whose ADC codes are histogrammed (default 16)")
-    p.add_argument("--neurons", type=_pos_int, default=4, help="membrane traces per population (default 4)")
+    p.add_argument("--samples", type=pos_int, default=16, help="rows whose ADC codes are histogrammed (default 16)")
+    p.add_argument("--neurons", type=pos_int, default=4, help="membrane traces per population (default 4)")
     p.add_argument("--force", action="store_true", help="overwrite existing PNGs")
     p.add_argument("--quiet", "-q", action="store_true", help="no log lines on stderr")
     return p
 
 
 def cmd_plot(args) -> int:
-    from .cli import UsageError
+    from .options import UsageError
 
     require_matplotlib()
     out = Path(args.output)

@@ -105,7 +105,7 @@ def _field_axis(name: str, values: list, base: HardwareConfig) -> Axis:
 
 
 def _time_axis(values: list) -> Axis:
-    from .cli import parse_time
+    from .options import parse_time
 
     secs = []
     for v in values:
@@ -324,7 +324,7 @@ def _write_atomic(path: Path, text: str, force: bool = True) -> None:
 
 # ============================================================================ the command
 def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
-    from .cli import _common, _pos_int
+    from .options import common_options, pos_int
     from .dist import add_dist_options
 
     p = subparsers.add_parser("sweep", help="design-space sweep over hardware fields, drift, device, T and seeds: "
@@ -346,9 +346,9 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="digits", help="digits (default) or mimo (the table then has SER)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
     p.add_argument("--start", type=int, default=0, help="first sample index (default 0)")
-    p.add_argument("--limit", type=_pos_int, default=None, help="number of samples (default: all)")
-    p.add_argument("--batch-size", type=_pos_int, default=64, help="samples per batch (default 64)")
-    p.add_argument("--max-points", type=_pos_int, default=DEFAULT_MAX_POINTS,
+    p.add_argument("--limit", type=pos_int, default=None, help="number of samples (default: all)")
+    p.add_argument("--batch-size", type=pos_int, default=64, help="samples per batch (default 64)")
+    p.add_argument("--max-points", type=pos_int, default=DEFAULT_MAX_POINTS,
                    help=f"refuse a sweep of more rows (points x seeds) than this (default {DEFAULT_MAX_POINTS})")
     add_dist_options(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE.csv",
@@ -356,7 +356,7 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="plot the metric against each swept field and the accuracy-energy plane (the plot extra)")
     p.add_argument("--force", action="store_true", help="overwrite outputs and start over (drop OUT.partial)")
-    _common(p)
+    common_options(p)
     return p
 
 
@@ -384,7 +384,8 @@ def _load_state(part: Path, header: dict) -> dict[str, dict]:
 
 def cmd_sweep(args) -> int:
     from . import __version__
-    from .cli import UsageError, _select, load_config, load_model, model_path
+    from .options import UsageError
+    from .pipeline import load_config, load_model, model_path, select
     from .compile import file_sha256
     from .dist import ChipSpec, DistError, executor, shards
     from .fileio import check_output
@@ -422,7 +423,7 @@ def cmd_sweep(args) -> int:
         x, labels = load_tokens(args.dataset, args.split, model.arch)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    sel = _select(len(x), args.start, args.limit)
+    sel = select(len(x), args.start, args.limit)
     x, labels = x[sel], labels[sel]
     ids = np.arange(sel.start, sel.stop, dtype=np.int64)
     meta = {"model": model.arch.name, "dataset": args.dataset, "split": args.split, "start": sel.start}
@@ -538,7 +539,7 @@ def _log_point(log, pi: int, points: list[dict], grid: Grid, rows: dict, metric:
 
 def _fmt(name: str, v) -> str:
     if name == "drift_time":
-        from .cli import _fmt_time
+        from .options import fmt_time
 
-        return _fmt_time(v)
+        return fmt_time(v)
     return str(v)

@@ -83,3 +83,14 @@ def test_bare_import_outside_kernels_flagged(tmp_path):
     (tmp_path / "venv" / "y.py").write_text("import datasets\n")  # skipped directory
     errors = check.run_checks(tmp_path)
     assert len(errors) == 1 and "x.py:2" in errors[0]
+
+
+def test_core_modules_do_not_import_the_cli():
+    """The CLI sits on top of the core: no module of ``bittrue/`` but ``cli`` and ``__main__`` imports it (function-
+    local imports included; option types live in ``bittrue.options``, the pipeline in ``bittrue.pipeline``)."""
+    import re
+
+    pat = re.compile(r"^\s*(from\s+(\.|bittrue\.)cli\b|import\s+bittrue\.cli\b)", re.M)
+    bad = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "bittrue").rglob("*.py"))
+           if p.name not in ("cli.py", "__main__.py") and pat.search(p.read_text())]
+    assert not bad, f"core modules import the CLI: {bad}"
