@@ -8,10 +8,13 @@ sample's logits do not depend on the batch it ran in, the order, or the thread c
 The ops of a time step, their order and their signal names come from :func:`bittrue.netlist.netlist`
 (spec 6: encoder, embedding, each block's LIFs, crossbars, SSA and residual adds, the readout); the
 runner only dispatches each op to its kernel.  A :class:`Sink` receives the signals as ``path`` =
-``<unit>/<signal>`` (e.g. ``blocks.0.qkv/adc_code``, ``lif.blocks.0.q/spikes``).
+``<unit>/<signal>`` (e.g. ``blocks.0.qkv/adc_code``, ``lif.blocks.0.q/spikes``).  Two hooks serve
+profiling (``tools/bench.py``): a :class:`Profiler` receives the wall time of every op, and
+:meth:`Runner.crossbar` runs one crossbar layer alone.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Protocol
 
 import numpy as np
@@ -49,6 +52,23 @@ class Sink(Protocol):
     def __call__(self, path: str, t: int, data: np.ndarray) -> None: ...
 
 
+#: Profiler kind of the per-sample LFSR seeding of a batch (the other kinds are the netlist's op kinds).
+SEEDS = "seeds"
+
+
+class Profiler(Protocol):
+    """Receives the wall time of every op of a run (``Runner(..., profiler=...)``).
+
+    The runner calls ``profiler(kind, name, seconds)`` once per netlist op and time step, with ``kind`` the op's
+    kind (:data:`bittrue.netlist.KINDS`: ``"xbar"``, ``"lif"``, ``"ssa"`` ...), ``name`` the op's name
+    (``"blocks.0.qkv"``) and ``seconds`` the wall time of the op: its kernel and the runner's work around it
+    (buffers, and the sink's calls when a sink is set).  Before the first step it reports the LFSR seeding as
+    ``(SEEDS, "encoder", s)`` and ``(SEEDS, "ssa", s)``.  Without a profiler the runner reads no clock.
+    """
+
+    def __call__(self, kind: str, name: str, seconds: float) -> None: ...
+
+
 def log2i(x: int) -> int:
     return int(x).bit_length() - 1
 
@@ -60,8 +80,10 @@ PARALLEL_MIN_SITES = 1 << 18
 class Runner:
     """Runs a :class:`Chip` on batches; holds the per-batch state layout."""
 
-    def __init__(self, chip: Chip, timesteps: int | None = None, root_seed: int | None = None):
+    def __init__(self, chip: Chip, timesteps: int | None = None, root_seed: int | None = None,
+                 profiler: Profiler | None = None):
         self.chip = chip
+        self.profiler = profiler  #: optional :class:`Profiler`, may be set or cleared between batches
         cfg = chip.config
         arch = chip.arch
         self.arch = arch
@@ -129,11 +151,55 @@ class Runner:
             a.fill(0)
         return a
 
+    def crossbar(self, name: str, spikes: np.ndarray, sample_ids: np.ndarray, t: int = 0, *,
+                 noise_on: bool | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """One crossbar layer alone: the requantised outputs int32 (B, tokens, n_out) of its input spikes.
+
+        The same kernel call as inside :meth:`run_batch` (spec 4: accumulate, output noise keyed by
+        (root seed, sample id, layer, ``t``, token, tile, column), ADC, partial sums, requantisation), so with
+        the spikes a run feeds the layer at step ``t`` it returns what that run computes there.  For profiling
+        and tests.
+
+        Parameters
+        ----------
+        name : str
+            Crossbar layer (``"embed"``, ``"blocks.0.qkv"``, ..., ``"head"``).
+        spikes : uint8 (B, tokens, n_in), C-contiguous
+            Word-line inputs 0/1; any number of tokens.
+        sample_ids : int (B,)
+            Global sample indices (key the output noise).
+        t : int
+            Time step (keys the output noise).
+        noise_on : bool, optional
+            Output noise on or off; default the chip's setting (off for ``ideal`` devices).
+        out : int32 (B, tokens, n_out), C-contiguous, optional
+            Written and returned; allocated when not given.
+        """
+        lay = self.layers.get(name)
+        if lay is None:
+            raise ValueError(f"crossbar: no crossbar layer {name!r} (layers: {', '.join(self.layers)})")
+        n_in, n_out = lay.g_diff_code.shape
+        if not (isinstance(spikes, np.ndarray) and spikes.dtype == np.uint8 and spikes.ndim == 3
+                and spikes.shape[2] == n_in and spikes.flags.c_contiguous):
+            raise ValueError(f"crossbar: spikes must be C-contiguous uint8 (B, tokens, {n_in}), got "
+                             f"{getattr(spikes, 'dtype', type(spikes).__name__)} {np.shape(spikes)}")
+        ids = np.ascontiguousarray(sample_ids, dtype=np.int64)
+        if ids.shape != (spikes.shape[0],):
+            raise ValueError(f"crossbar: sample_ids has shape {ids.shape}, expected ({spikes.shape[0]},)")
+        shape = spikes.shape[:2] + (n_out,)
+        if out is None:
+            out = np.empty(shape, np.int32)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.int32 and out.shape == shape
+                  and out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"crossbar: out must be a writeable C-contiguous int32 array of shape {shape}")
+        noise = self.noise_on if noise_on is None else int(bool(noise_on))
+        return self._xbar(name, spikes, ids, int(t), None, noise_on=noise, out=out)
+
     def _xbar(self, name: str, spikes: np.ndarray, sample_ids: np.ndarray, t: int,
-              sink: Sink | None) -> np.ndarray:
+              sink: Sink | None, noise_on: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
         lay = self.layers[name]
         nb, nt, _ = spikes.shape
-        y = self._buf(("y", name), (nb, nt, lay.g_diff_code.shape[1]), np.int32, sink)
+        y = out if out is not None else self._buf(("y", name), (nb, nt, lay.g_diff_code.shape[1]), np.int32, sink)
         want = sink is not None and bool(sink.signals & {"current", "noise", "adc"})
         if want:
             n_rt = -(-lay.g_diff_code.shape[0] // self.tile_rows)
@@ -143,7 +209,7 @@ class Runner:
             i_log = n_log = np.empty((0, 0, 0, 0), np.int32)
             a_log = np.empty((0, 0, 0, 0), np.int16)
         crossbar_layer(spikes, lay.g_diff_code, self.tile_rows, self.tile_cols, lay.i_fs_code, lay.sigma_code,
-                       self.adc_bits, self.noise_on, self.root_seed, sample_ids, lay.layer_id, t,
+                       self.adc_bits, self.noise_on if noise_on is None else noise_on, self.root_seed, sample_ids, lay.layer_id, t,
                        lay.m_code, lay.b_code, lay.s_shift, self.lif_width, y, i_log, n_log, a_log)
         if sink is not None:
             if want:
@@ -193,10 +259,18 @@ class Runner:
         if self.bits_enc != 8:
             p = (p << self.bits_enc) >> 8
         ops = netlist(arch)
+        prof = self.profiler
+        clock = time.perf_counter
+        t0 = clock() if prof is not None else 0.0
         enc_states = self._seeds(BLOCK_ENCODER, 0, 0, 1, self.enc_grid, sample_ids)
+        if prof is not None:
+            prof(SEEDS, "encoder", clock() - t0)
+            t0 = clock()
         ssa_states = {op.name: (self._seeds(BLOCK_SSA, op.block, PHASE_SCORE, arch.heads, self.s_grid, sample_ids),
                                 self._seeds(BLOCK_SSA, op.block, PHASE_OUTPUT, arch.heads, self.o_grid, sample_ids))
                       for op in ops if op.kind == SSA}
+        if prof is not None:
+            prof(SEEDS, "ssa", clock() - t0)
         if sink is not None:
             if hasattr(sink, "begin_batch"):
                 sink.begin_batch(sample_ids)
@@ -214,6 +288,8 @@ class Runner:
         for t in range(self.T):
             val: dict[str, np.ndarray] = {INPUT: p}
             for op in ops:
+                if prof is not None:
+                    t0 = clock()
                 x = val[op.src[0]]
                 if op.kind == ENCODER:
                     y = self._encoder(x, enc_states, t, sink, wants("encoder"))
@@ -233,10 +309,14 @@ class Runner:
                     residual_add(logits, x, 32)
                     if wants("logits"):
                         sink("head/logits_t", t, x.copy())
+                    if prof is not None:
+                        prof(op.kind, op.name, clock() - t0)
                     continue
                 if op.kind in (EMBED, ADD) and op.emit and wants("residual"):
                     sink(f"{op.name}/residual_code", t, y.copy())
                 val[op.dst] = y
+                if prof is not None:
+                    prof(op.kind, op.name, clock() - t0)
         if not arch.readout_tokens:
             logits = logits[:, 0, :]
         if sink is not None and hasattr(sink, "end_batch"):
@@ -298,20 +378,21 @@ def _pos_delta(pos: np.ndarray, off: int, nb: int) -> np.ndarray:
 
 def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None, batch_size: int = 64,
         timesteps: int | None = None, root_seed: int | None = None, sink: Sink | None = None,
-        progress: Callable[[int], None] | None = None) -> np.ndarray:
+        progress: Callable[[int], None] | None = None, profiler: Profiler | None = None) -> np.ndarray:
     """Run every sample of ``p_code`` (n, n_patches, token_features) and return int64 logits.
 
     Logits are (n, classes) for a CLS readout and (n, Q, classes) for a readout of Q query tokens.
 
     ``sample_ids`` (default ``arange(n)``) are the global indices that key the per-sample seeds and
-    noise; they make results independent of batching and order.
+    noise; they make results independent of batching and order.  ``profiler`` (:class:`Profiler`) receives
+    the wall time of every op.
     """
     n = len(p_code)
     if sample_ids is None:
         sample_ids = np.arange(n, dtype=np.int64)
     if batch_size < 1:
         raise ValueError(f"batch size {batch_size}: must be >= 1")
-    runner = Runner(chip, timesteps=timesteps, root_seed=root_seed)
+    runner = Runner(chip, timesteps=timesteps, root_seed=root_seed, profiler=profiler)
     arch = chip.arch
     shape = (n, arch.readout_tokens, arch.n_classes) if arch.readout_tokens else (n, arch.n_classes)
     out = np.zeros(shape, dtype=np.int64)
