@@ -208,8 +208,9 @@ class Runner:
         else:
             i_log = n_log = np.empty((0, 0, 0, 0), np.int32)
             a_log = np.empty((0, 0, 0, 0), np.int16)
+        noise = self.noise_on if noise_on is None else noise_on
         crossbar_layer(spikes, lay.g_diff_code, self.tile_rows, self.tile_cols, lay.i_fs_code, lay.sigma_code,
-                       self.adc_bits, self.noise_on if noise_on is None else noise_on, self.root_seed, sample_ids, lay.layer_id, t,
+                       self.adc_bits, noise, self.root_seed, sample_ids, lay.layer_id, t,
                        lay.m_code, lay.b_code, lay.s_shift, self.lif_width, y, i_log, n_log, a_log)
         if sink is not None:
             if want:

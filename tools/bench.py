@@ -122,9 +122,10 @@ def _render_profile(res: dict, out: list[str]) -> None:
                + ", ".join(f"{k} {v:.2f}" if np.isfinite(v) else f"{k} -"
                            for k, v in r["accumulate_gadds_s_by_kind"].items()))
     out.append(f"adds per image: {r['adds_per_image'] / 1e6:.1f} M -> accumulate-only bound "
-               f"{r['accumulate_bound_img_s']:.1f} img/s; emulator reaches {100 * r['emulator_fraction_of_bound']:.0f}% "
-               "of its own accumulate bound")
-    out.append(f"torch: {r['torch_flops_per_image'] / 1e9:.2f} GFLOP/image, {r['torch_gflops_s']:.1f} GFLOP/s achieved, "
+               f"{r['accumulate_bound_img_s']:.1f} img/s; emulator reaches "
+               f"{100 * r['emulator_fraction_of_bound']:.0f}% of its own accumulate bound")
+    out.append(f"torch: {r['torch_flops_per_image'] / 1e9:.2f} GFLOP/image, "
+               f"{r['torch_gflops_s']:.1f} GFLOP/s achieved, "
                f"dense GEMM peak {r['gemm_gflops_s']:.1f} GFLOP/s ({100 * r['torch_fraction_of_gemm']:.0f}%), "
                f"GEMM-only bound {r['gemm_bound_img_s']:.1f} img/s")
     out.append("")
@@ -297,7 +298,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     _check(ap, args)
     import numba
-    import torch
+    try:
+        import torch
+    except ImportError:
+        print("bench.py: error: the bench compares with PyTorch: install the train extra (pip install -e '.[train]')",
+              file=sys.stderr)
+        return 2
 
     saved = numba.get_num_threads(), torch.get_num_threads()
     if args.threads:
