@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import subprocess
 from pathlib import Path
 
 import numpy as np
-
 
 
 def _record(name: str, arr) -> bytes:

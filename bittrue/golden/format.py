@@ -146,7 +146,6 @@ def decode(ds_attrs, raw: np.ndarray) -> np.ndarray:
     raise GoldenError(f"unknown encoding-type {enc!r}")
 
 
-
 def _chip_format(name: str, cfg, g) -> tuple[Format | None, list[str]]:
     lw, fb, gb = cfg.lif.width, cfg.lif.frac_bits, cfg.tile.g_bits
     s = int(g.attrs.get("s_shift", 0))

@@ -9,7 +9,6 @@ from ..kernels.crossbar import NOISE_GENERATOR
 from .format import GoldenError, NOISE_GENERATOR_1_0, SCHEMA, SCHEMA_VERSION, decode
 
 
-
 # ============================================================================ reader
 def version_tuple(text: str) -> tuple[int, ...]:
     try:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import numpy as np
-
 from .. import netlist
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Iterable
 
 import numpy as np
@@ -10,7 +9,6 @@ import numpy as np
 from .digest import chip_digests
 from .format import GoldenError
 from .reader import check_noise_generator, check_schema
-
 
 
 def resume_writer(cls, f, runner, signals: Iterable[str], *, kind: str = "log", meta: dict | None = None,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Callable, Iterable
 
 import numpy as np
