@@ -15,23 +15,18 @@ from .tuning import random_tokens, tune_random_model
 # =============================================================================== CLI
 def add_energy_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``energy`` subcommand to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
-    from ..options import nonneg_int, parse_time, pos_int, seed_int
+    from ..options import chip_options, common_options, device_options, model_options, nonneg_int, pos_int, seed_int
 
     p = subparsers.add_parser("energy", help="activity counts -> energy per inference, beside a digital baseline")
-    p.add_argument("--model", default=None,
-                   help="float model .h5 (default: the shipped model of --dataset: digits, or mimo-icl for mimo)")
+    model_options(p)
     p.add_argument("--random-model", default=None, metavar="ARCH",
                    help="instead of --model: a random model of ARCH (e.g. cifar10-vit-small) whose LIF threshold is "
                         "tuned to --density on random images")
     p.add_argument("--model-seed", type=seed_int, default=0, help="seed of --random-model's weights (default 0)")
     p.add_argument("--density", type=float, default=0.15,
                    help="target crossbar-input spike density of --random-model (default 0.15)")
-    p.add_argument("--hardware", default=None, metavar="FILE.toml", help="hardware configuration (TOML)")
-    p.add_argument("--timesteps", type=pos_int, default=None, help="time steps T (default: the model's)")
-    p.add_argument("--device", choices=("ideal", "pcm"), default="pcm", help="device model (default pcm)")
-    p.add_argument("--drift-time", type=parse_time, default=None, metavar="T", help="inference time (default 1d)")
-    p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
-    p.add_argument("--program-seed", type=seed_int, default=0, help="seed of the device model (default 0)")
+    device_options(p, with_float=False)
+    chip_options(p)
     p.add_argument("--dataset", default="digits",
                    help="digits (default), mimo, or random (uniformly random 8-bit images of the model's shape)")
     p.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
@@ -46,20 +41,17 @@ def add_energy_parser(subparsers) -> argparse.ArgumentParser:
                    help="no run: recount the spikes stored in a golden file / activation log (needs the encoder, "
                         "spikes and ssa signal groups); model and data options are then ignored")
     p.add_argument("--json", action="store_true", help="JSON on stdout (with the raw counts)")
-    p.add_argument("--seed", type=seed_int, default=0, help="root seed (default 0)")
-    p.add_argument("--threads", type=pos_int, default=None, help="Numba threads (default: all cores)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log lines on stderr")
+    common_options(p)
     return p
 
 
 def cmd_energy(args) -> int:
     """``python -m bittrue energy``: run, count, price; print the report (exit 0)."""
     from ..options import UsageError
-    from ..pipeline import build_chip, load_config, load_model, select
+    from ..pipeline import build_chip, load_config, stored_chip
     from ..progress import bar
     from ..run import Runner
 
-    cfg = load_config(args)
     try:
         tab = load_energy_table(args.table, node_nm=args.node_nm, vdd_V=args.vdd)
     except EnergyTableError as exc:
@@ -75,33 +67,19 @@ def cmd_energy(args) -> int:
         rep["golden"] = str(args.golden)
         print(json.dumps(rep) if args.json else format_report(rep))
         return 0
-    if args.random_model is not None and args.model is not None:
-        raise UsageError("--model and --random-model exclude each other")
-    if args.random_model is not None:
-        from ..model import ARCHITECTURES
-
-        if args.random_model not in ARCHITECTURES:
-            raise UsageError(f"--random-model {args.random_model!r}: choose one of {', '.join(ARCHITECTURES)}")
-        if not 0.0 < args.density < 1.0:
-            raise UsageError(f"--density {args.density}: must be in (0, 1)")
-        model, _ = tune_random_model(ARCHITECTURES[args.random_model], args.density, seed=args.model_seed, cfg=cfg)
+    if args.random_model is not None and (args.model or args.chip or args.image) is not None:
+        raise UsageError("--random-model excludes --model, --chip and --image")
+    stored = stored_chip(args)  # --chip / --image; None: compile and program the (random) float model
+    model = None
+    if stored is not None:
+        chip, cfg = stored
+        arch = chip.arch
     else:
-        model = load_model(args.model, args.dataset, cfg)
-    arch = model.arch
-    if args.dataset == "random":
-        n = args.limit or 4
-        x = random_tokens(arch, args.start + n, seed=1000 + int(cfg.run.root_seed))[args.start:]
-        ids = np.arange(args.start, args.start + n, dtype=np.int64)
-    else:
-        from ..workloads import DATASETS, load_tokens
-
-        if args.dataset not in DATASETS:
-            raise UsageError(f"--dataset {args.dataset!r}: choose random or one of {', '.join(DATASETS)}")
-        xs, _ = load_tokens(args.dataset, args.split, arch)
-        sel = select(len(xs), args.start, args.limit)
-        x = xs[sel]
-        ids = np.arange(sel.start, sel.stop, dtype=np.int64)
-    if args.random_model is not None or arch.name != "digits":
+        cfg = load_config(args)
+        model = _float_model(args, cfg)
+        arch = model.arch
+    x, ids = _samples(args, arch, cfg)
+    if stored is None and (args.random_model is not None or arch.name != "digits"):
         from ..compile import compile_model
         from ..program import program
 
@@ -114,7 +92,7 @@ def cmd_energy(args) -> int:
         chip = program(image, args.device, t_inference_s=args.drift_time,
                        drift_compensation=False if args.no_drift_compensation else None,
                        program_seed=args.program_seed)
-    else:
+    elif stored is None:
         chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation, args.program_seed,
                           args.model, args.quiet)
     runner = Runner(chip)
@@ -134,3 +112,42 @@ def cmd_energy(args) -> int:
     else:
         print(format_report(rep))
     return 0
+
+
+def _float_model(args, cfg):
+    """``--model`` (or the dataset's shipped model), or ``--random-model`` tuned to ``--density``."""
+    from ..options import UsageError
+    from ..pipeline import load_model
+
+    if args.random_model is None:
+        return load_model(args.model, args.dataset, cfg)
+    from ..model import ARCHITECTURES
+
+    if args.random_model not in ARCHITECTURES:
+        raise UsageError(f"--random-model {args.random_model!r}: choose one of {', '.join(ARCHITECTURES)}")
+    if not 0.0 < args.density < 1.0:
+        raise UsageError(f"--density {args.density}: must be in (0, 1)")
+    model, _ = tune_random_model(ARCHITECTURES[args.random_model], args.density, seed=args.model_seed, cfg=cfg)
+    return model
+
+
+def _samples(args, arch, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens, global sample ids) of ``--dataset`` (random: seeded by the root seed) from ``--start``."""
+    from ..options import UsageError
+    from ..pipeline import select
+
+    if args.dataset == "random":
+        n = args.limit or 4
+        x = random_tokens(arch, args.start + n, seed=1000 + int(cfg.run.root_seed))[args.start:]
+        return x, np.arange(args.start, args.start + n, dtype=np.int64)
+    from ..workloads import DATASETS, load_tokens
+
+    if args.dataset not in DATASETS:
+        raise UsageError(f"--dataset {args.dataset!r}: choose random or one of {', '.join(DATASETS)}")
+    try:
+        xs, _ = load_tokens(args.dataset, args.split, arch)
+    except ValueError as exc:  # a stored chip of another architecture
+        raise UsageError(str(exc)) from None
+    sel = select(len(xs), args.start, args.limit)
+    return xs[sel], np.arange(sel.start, sel.stop, dtype=np.int64)
+
