@@ -208,6 +208,22 @@ def stored_chip(args, quiet: bool = False):
     return chip, cfg
 
 
+def model_or_chip(args, dataset: str, model_too: bool = False):
+    """(configuration, float model or None, stored chip or None, architecture) of a command's options.
+
+    With ``--chip``/``--image`` (:func:`stored_chip`) the chip comes from the file and the float model is read only
+    when ``model_too``; otherwise the configuration and float model are loaded and the chip is None (the caller
+    builds it with :func:`build_chip` once the cheap checks have passed).
+    """
+    stored = stored_chip(args)
+    if stored is None:
+        cfg = load_config(args)
+        model = load_model(args.model, dataset, cfg)
+        return cfg, model, None, model.arch
+    chip, cfg = stored
+    return cfg, (load_model(args.model, dataset, cfg) if model_too else None), chip, chip.arch
+
+
 def _field(cfg: HardwareConfig, dotted: str):
     sec, name = dotted.split(".")
     return cfg.to_dict()[sec][name]

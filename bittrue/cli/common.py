@@ -42,8 +42,8 @@ def float_logits(model, cfg: HardwareConfig, x: np.ndarray, T: int, batch: int, 
     with bar(len(x), "float SNN", quiet) as b:
         for i in range(0, len(x), batch):
             logits[i:i + batch] = float_forward(
-                model, x[i:i + batch], timesteps=T, rng=rng, k_s=cfg.k_s(arch.d_k),
-                k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
+                model, x[i:i + batch], timesteps=T, rng=rng, k_s=cfg.resolved_k_s(arch.d_k),
+                k_o=cfg.resolved_k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
             b.update(min(batch, len(x) - i))
     return logits
 

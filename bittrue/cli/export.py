@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..options import UsageError
-from ..pipeline import build_chip, load_config, load_model, load_selection, stored_chip
+from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar
 from .common import check_replayable_option, chip_bytes
 
@@ -23,16 +23,9 @@ def cmd_golden(args) -> int:
     if args.replayable:
         check_replayable_option(args.signals, "--signals")
     check_output(args.output, args.force)
-    stored = stored_chip(args)  # --chip / --image; None: compile and program the float model
-    if stored is None:
-        cfg = load_config(args)
-        model = load_model(args.model, args.dataset, cfg)
-        arch = model.arch
-    else:
-        chip, cfg = stored
-        arch = chip.arch
+    cfg, model, chip, arch = model_or_chip(args, args.dataset)  # chip: --chip / --image, else None
     x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.samples)
-    if stored is None:
+    if chip is None:
         chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
                           args.program_seed, args.model, args.quiet)
     runner = Runner(chip, timesteps=cfg.run.timesteps or arch.timesteps)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import __version__
 from ..options import UsageError
 from ..options import fmt_time as _fmt_time
-from ..pipeline import build_chip, load_config, load_model, load_selection, stored_chip
+from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar, log
 from ._mimo import _mimo_table, _print_mimo
 from .common import check_replayable_option, chip_bytes, float_logits, no_complete_batch
@@ -32,15 +32,10 @@ def cmd_infer(args) -> int:
         if args.model is None and not (args.chip or args.image):
             raise UsageError("--dataset cifar10: no model ships; give --model M.h5 (tools/train.py cifar10, "
                              "docs/cifar10.md)")
-    stored = stored_chip(args)  # --chip / --image, checked against the other options; None: compile the model
-    if stored is None:
-        cfg = load_config(args)
-        model = load_model(args.model, args.dataset, cfg)
-        arch = model.arch
-    else:
-        chip, cfg = stored
-        arch = chip.arch  # the float model is only read for the float ICL column of mimo's table
-        model = load_model(args.model, args.dataset, cfg) if args.dataset == "mimo" else None
+    # chip: --chip / --image, checked against the other options; None: compiled from the model below (with a
+    # stored chip the float model is read only for the float ICL column of mimo's table)
+    cfg, model, chip, arch = model_or_chip(args, args.dataset, model_too=args.dataset == "mimo")
+    stored = chip is not None
     if args.log and args.device == "float":
         raise UsageError("--log: the float SNN has no hardware signals; use --device pcm or ideal")
     if args.resume and not args.log:
@@ -67,7 +62,7 @@ def cmd_infer(args) -> int:
         drift = None
         comp = None
     else:
-        if stored is None:
+        if not stored:
             chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
                               args.program_seed, args.model, args.quiet, args.data_dir)
         drift = chip.t_inference_s

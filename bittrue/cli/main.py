@@ -6,10 +6,10 @@ import os
 import sys
 
 from ..config import ConfigError
-from ..options import UsageError
-from ..progress import setup_logging
 from ..energy import cmd_energy
+from ..options import UsageError
 from ..plot import cmd_plot
+from ..progress import setup_logging
 from ..sweep import cmd_sweep
 from .common import INPUT_ERRORS, set_threads
 from .export import cmd_golden, cmd_verify

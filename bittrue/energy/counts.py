@@ -83,7 +83,7 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
     sh = int(cfg.lfsr.sharing)
     spd = cfg.lfsr.steps_per_draw
     bits_enc = cfg.encoder.bits
-    bits_s, bits_o = log2_int(cfg.k_s(dk)), log2_int(cfg.k_o(N))
+    bits_s, bits_o = log2_int(cfg.resolved_k_s(dk)), log2_int(cfg.resolved_k_o(N))
     w_lif = cfg.lif.width
     sites: dict[str, dict[str, int]] = {}
     npf = arch.n_patches * arch.token_features

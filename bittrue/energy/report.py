@@ -47,7 +47,7 @@ def xpk1_site_energy(site: str, c: dict[str, int], arch: Architecture, cfg: Hard
         # v - (v >> s) + y : two w-bit adds, then the w-bit threshold compare
         put("lif", c["lif_updates"] * 3 * tab.add_pJ(w))
     elif site.endswith(".ssa"):
-        bits_s, bits_o = log2_int(cfg.k_s(arch.d_k)), log2_int(cfg.k_o(arch.n_tokens))
+        bits_s, bits_o = log2_int(cfg.resolved_k_s(arch.d_k)), log2_int(cfg.resolved_k_o(arch.n_tokens))
         and_e = bit * float(dig.get("logic_bit_ops_per_and", 1.0))
         put("ssa_logic", (c["and_evals_score"] + c["and_evals_output"]) * and_e
             + c.get("counter_increments_score", 0) * tab.add_pJ(bits_s + 1)

@@ -45,8 +45,9 @@ def tune_random_model(arch: Architecture, density: float = 0.15, *, seed: int = 
                 ones[0] += float(s.sum())
                 ones[1] += s.size
 
-        float_forward(base, x, timesteps=T, rng=np.random.default_rng(seed), k_s=cfg.k_s(arch.d_k),
-                      k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset, record=rec)
+        float_forward(base, x, timesteps=T, rng=np.random.default_rng(seed), k_s=cfg.resolved_k_s(arch.d_k),
+                      k_o=cfg.resolved_k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset,
+                      record=rec)
         return ones[0] / max(ones[1], 1.0)
 
     lo, hi = math.log(1e-2), math.log(1e1)

@@ -1,6 +1,6 @@
 """Golden vectors and activation logs: one HDF5 writer, its reader, and ``verify``.
 
-The layout is specified in ``docs/golden-schema.md`` (schema ``bittrue-golden`` 1.2.0).  In short::
+The layout is specified in ``docs/golden-schema.md`` (schema ``bittrue-golden`` 1.3.0).  In short::
 
     /                 attrs: schema, schema_version, creator, versions, config_json, seeds, sha256s, ...
     /chip             the programmed chip (bittrue.hwfile.write_chip): hardware + conductance image
@@ -34,8 +34,8 @@ The package, by job:
 from __future__ import annotations
 
 from .format import (CHUNK_BYTES, CHUNK_SAMPLES, ENC_FLOAT, ENC_INT, ENC_PACKED, ENCODING_VERSION,  # noqa: F401
-                     GZIP_LEVEL, NOISE_GENERATOR_1_0, SCHEMA, SCHEMA_VERSION, SPIKE, Format, GoldenError, decode,
-                     encode, format_from_attrs, signal_format)
+                     GZIP_LEVEL, NOISE_GENERATOR_1_0, RENAMED_BEFORE_1_3, SCHEMA, SCHEMA_VERSION, SPIKE, Format,
+                     GoldenError, decode, encode, format_from_attrs, signal_format)
 from .replay import (check_replayable, crossbar_input, replay_attrs, replay_blocks, seed_shape_attrs,  # noqa: F401
                      unit_order)
 from .digest import chip_digests, chip_records  # noqa: F401

@@ -9,9 +9,11 @@ from ..model import ModelError
 
 
 SCHEMA = "bittrue-golden"
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 #: Output-noise generator of files written before the ``noise_generator`` attribute (schema 1.0.0).
 NOISE_GENERATOR_1_0 = "splitmix64-ih12"
+#: signals renamed since an older schema minor version: old path -> path now (read files map them)
+RENAMED_BEFORE_1_3 = {"input/p_code": "input/prob_code"}
 ENCODING_VERSION = "1.0.0"
 #: encoding-type of a dataset of raw integer codes / of bit-packed spikes (see the schema)
 ENC_INT = "int-code"
@@ -77,12 +79,12 @@ def signal_format(path: str, runner, data: np.ndarray) -> tuple[Format, tuple[st
     lw, fb = cfg.lif.width, cfg.lif.frac_bits
     gb = cfg.tile.g_bits
     act = Format(lw, True, fb, "1", "saturate", "nearest")
-    if unit == "input" and name == "p_code":
-        return Format(runner.bits_enc, False, runner.bits_enc, "1"), ("patch", "feature")
+    if unit == "input" and name == "prob_code":
+        return Format(runner.cfg.encoder.bits, False, runner.cfg.encoder.bits, "1"), ("patch", "feature")
     if name.startswith("lfsr_seed"):
         return Format(runner.width, False, 0, "lfsr_state"), ("register",)
     if unit == "encoder" and name == "draw":
-        return Format(runner.bits_enc, False, runner.bits_enc, "1"), ("patch", "feature")
+        return Format(runner.cfg.encoder.bits, False, runner.cfg.encoder.bits, "1"), ("patch", "feature")
     if unit == "encoder" and name == "spikes":
         return SPIKE, ("patch", "feature")
     if name == "spikes":

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kernels.crossbar import NOISE_GENERATOR
-from .format import GoldenError, NOISE_GENERATOR_1_0, SCHEMA, SCHEMA_VERSION, decode
+from .format import NOISE_GENERATOR_1_0, RENAMED_BEFORE_1_3, SCHEMA, SCHEMA_VERSION, GoldenError, decode
 
 
 # ============================================================================ reader
@@ -48,14 +48,19 @@ def check_noise_generator(f, noise_on: bool, what: str = "cannot be replayed") -
 
 
 def signal_datasets(f) -> dict[str, object]:
-    """Run signal path -> stored dataset, over every ``/layers/NN_<unit>`` group."""
+    """Run signal path -> stored dataset, over every ``/layers/NN_<unit>`` group.
+
+    Files of schema < 1.3.0 stored the encoder input as ``input/p_code``: it is listed under its name now,
+    ``input/prob_code`` (:data:`RENAMED_BEFORE_1_3`), so such files read and verify as before.
+    """
+    renamed = RENAMED_BEFORE_1_3 if version_tuple(f.attrs.get("schema_version", "1.0.0")) < (1, 3, 0) else {}
     out = {}
     for gname in f["layers"]:
         g = f["layers"][gname]
         for dname in g:
             ds = g[dname]
             sig = str(ds.attrs.get("signal", f"{g.attrs.get('unit', gname)}/{dname}"))
-            out[sig] = ds
+            out[renamed.get(sig, sig)] = ds
     return out
 
 

@@ -94,7 +94,7 @@ def replay_attrs(runner, unit: str) -> dict:
 
     arch, cfg = runner.arch, runner.cfg
     if unit == "encoder":
-        a = _lfsr_attrs(runner, runner.bits_enc, runner.steps_enc)
+        a = _lfsr_attrs(runner, runner.cfg.encoder.bits, runner.steps_enc)
         a.update(n_rows=int(arch.n_patches), n_cols=int(arch.token_features),
                  register_grid=list(runner.enc_grid), input_signal="inputs/feature_code",
                  seed_signal="encoder/lfsr_seed")

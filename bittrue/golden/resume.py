@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 
 from .digest import chip_digests
-from .format import GoldenError
+from .format import SCHEMA_VERSION, GoldenError
 from .reader import check_noise_generator, check_schema
 
 
@@ -29,7 +29,8 @@ def resume_writer(cls, f, runner, signals: Iterable[str], *, kind: str = "log", 
                           "with --force")
     image_sha, _ = chip_digests(runner.chip)
     sig = frozenset(signals)
-    want = {"kind": kind, "image_sha256": image_sha, "root_seed": int(runner.root_seed),
+    want = {"schema_version": SCHEMA_VERSION, "kind": kind, "image_sha256": image_sha,
+            "root_seed": int(runner.root_seed),
             "timesteps": int(runner.T), "config_json": runner.chip.config.to_json(),
             "signals": json.dumps([s for s in SIGNALS if s in sig])}
     want.update(meta or {})

@@ -144,7 +144,7 @@ class GoldenWriter:
                          n_col_tiles=-(-n_out // cfg.tile.cols),
                          input_signal=crossbar_input(self.runner.arch, unit) or "")
         elif unit.startswith("lif."):
-            extra = dict(kind="lif", theta_code=int(self.runner.theta[unit[4:]]))
+            extra = dict(kind="lif", theta_code=int(self.runner.chip.image.lif_theta_code[unit[4:]]))
         elif unit.endswith(".ssa"):
             extra = dict(kind="ssa")
         elif unit in ("input", "encoder"):

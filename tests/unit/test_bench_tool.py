@@ -99,7 +99,8 @@ def test_torchsim_is_the_float_network(bench, tiny):
         def random(self, shape):
             return np.full(shape, 0.5)
 
-    ref = float_forward(model, x, timesteps=3, rng=Half(), k_s=cfg.k_s(tiny.d_k), k_o=cfg.k_o(tiny.n_tokens))
+    ref = float_forward(model, x, timesteps=3, rng=Half(), k_s=cfg.resolved_k_s(tiny.d_k),
+                        k_o=cfg.resolved_k_o(tiny.n_tokens))
     sim = bench.TorchSim(model, cfg, 3)
     sim.bernoulli = lambda p: (p > 0.5).to(torch.float32)
     got = sim.forward(x)
@@ -133,7 +134,8 @@ def test_torchsim_and_threshold_pass_follow_the_netlist(bench, tiny):
         def random(self, shape):
             return np.full(shape, 0.5)
 
-    ref = float_forward(model, x, timesteps=3, rng=Half(), k_s=cfg.k_s(arch.d_k), k_o=cfg.k_o(arch.n_tokens))
+    ref = float_forward(model, x, timesteps=3, rng=Half(), k_s=cfg.resolved_k_s(arch.d_k),
+                        k_o=cfg.resolved_k_o(arch.n_tokens))
     sim = bench.TorchSim(model, cfg, 3)
     sim.bernoulli = lambda p: (p > 0.5).to(torch.float32)
     out = sim.forward(x)
