@@ -16,7 +16,8 @@ import pytest
 
 from bittrue.cli import main
 
-T = ["--timesteps", "3"]
+#: a small calibration set keeps each compile short (the chip files restate it: --hardware may repeat the file's)
+CALIB = "[tile]\ncalibration_samples = 32\n"
 #: non-default device options, so that a chip file that lost them would show
 DEV = ["--drift-time", "1y", "--program-seed", "3"]
 N = ["--limit", "12", "--batch-size", "5"]
@@ -25,10 +26,12 @@ N = ["--limit", "12", "--batch-size", "5"]
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("stored")
+    (d / "hw.toml").write_text(CALIB)
+    opts = ["--timesteps", "3", "--hardware", str(d / "hw.toml")]
     image, chip = d / "i.h5", d / "c.h5"
-    assert main(["compile", *T, "-o", str(image), "--quiet"]) == 0
+    assert main(["compile", *opts, "-o", str(image), "--quiet"]) == 0
     assert main(["program", str(image), *DEV, "-o", str(chip), "--quiet"]) == 0
-    return d, image, chip
+    return d, image, chip, opts
 
 
 def _json(capsys, *argv):
@@ -39,7 +42,7 @@ def _json(capsys, *argv):
 
 
 def test_infer_chip_and_image_equal_in_memory(capsys, files):
-    _, image, chip = files
+    _, image, chip, T = files
     ref = _json(capsys, "infer", *T, *DEV, *N, "--seed", "5")
     from_chip = _json(capsys, "infer", "--chip", str(chip), *N, "--seed", "5")
     from_image = _json(capsys, "infer", "--image", str(image), *DEV, *N, "--seed", "5")
@@ -51,20 +54,20 @@ def test_infer_chip_and_image_equal_in_memory(capsys, files):
         assert r["energy"] == ref["energy"]
     assert len({tuple(x) for x in ref["logits"]}) > 1  # not trivially constant
     # the chip is what runs: other device options give other logits (so the equality above says something)
-    other = _json(capsys, "infer", *T, *N, "--seed", "5")
+    other = _json(capsys, "infer", *T, *N, "--seed", "5")  # default device options
     assert other["logits"] != ref["logits"]
 
 
 def test_chip_default_seed_is_the_files(capsys, files):
     """Without --seed the root seed is the one the image was compiled with (0 here), as in memory."""
-    _, _, chip = files
+    _, _, chip, T = files
     ref = _json(capsys, "infer", *T, *DEV, *N)
     r = _json(capsys, "infer", "--chip", str(chip), *N)
     assert r["root_seed"] == 0 and r["logits"] == ref["logits"]
 
 
 def test_golden_chip_equals_in_memory(capsys, files):
-    d, _, chip = files
+    d, _, chip, T = files
     a, b = d / "ga.h5", d / "gb.h5"
     assert main(["golden", *T, *DEV, "--samples", "2", "-o", str(a), "--quiet"]) == 0
     assert main(["golden", "--chip", str(chip), "--samples", "2", "-o", str(b), "--quiet"]) == 0
@@ -81,7 +84,7 @@ def test_golden_chip_equals_in_memory(capsys, files):
 
 
 def test_energy_chip_equals_in_memory(capsys, files):
-    _, image, chip = files
+    _, image, chip, T = files
     ref = _json(capsys, "energy", *T, *DEV, "--limit", "3")
     for opt in (["--chip", str(chip)], ["--image", str(image), *DEV]):
         r = _json(capsys, "energy", *opt, "--limit", "3")
@@ -101,9 +104,9 @@ def test_energy_chip_equals_in_memory(capsys, files):
     (["--model", "MIMO"], "compiled from another model"),
 ])
 def test_chip_conflicts_exit_2(capsys, files, extra, needle):
-    d, _, chip = files
+    d, _, chip, _ = files
     hw = d / "adc6.toml"
-    hw.write_text("[tile]\nadc_bits = 6\n")
+    hw.write_text(CALIB + "adc_bits = 6\n")
     from bittrue.model import default_model_path
 
     extra = [str(hw) if a == "HW" else str(default_model_path("mimo-icl")) if a == "MIMO" else a for a in extra]
@@ -114,7 +117,7 @@ def test_chip_conflicts_exit_2(capsys, files, extra, needle):
 
 
 def test_chip_and_image_swapped_or_foreign(capsys, files, tmp_path):
-    _, image, chip = files
+    _, image, chip, _ = files
     assert main(["infer", "--chip", str(image), "--limit", "2", "--quiet"]) == 2
     assert "pass it with --image" in capsys.readouterr().err
     assert main(["golden", "--image", str(chip), "--samples", "1", "-o", str(tmp_path / "g.h5"), "--quiet"]) == 2
@@ -131,15 +134,16 @@ def test_chip_and_image_swapped_or_foreign(capsys, files, tmp_path):
 def test_energy_hardware_root_seed_as_infer(capsys, tmp_path):
     """``energy --hardware F`` with ``[run] root_seed`` runs with that seed, as ``infer`` does: the counts equal
     those of ``--seed 7`` and the energy equals infer's energy section; the seed matters (``--seed 0`` differs)."""
-    hw = tmp_path / "seed.toml"
-    hw.write_text("[run]\nroot_seed = 7\n")
-    base = ["energy", *T, "--limit", "3"]
+    hw, plain = tmp_path / "seed.toml", tmp_path / "calib.toml"
+    hw.write_text(CALIB + "[run]\nroot_seed = 7\n")
+    plain.write_text(CALIB)
+    base = ["energy", "--timesteps", "3", "--limit", "3"]
     by_file = _json(capsys, *base, "--hardware", str(hw))
-    by_opt = _json(capsys, *base, "--seed", "7")
-    zero = _json(capsys, *base, "--seed", "0")
+    by_opt = _json(capsys, *base, "--hardware", str(plain), "--seed", "7")
+    zero = _json(capsys, *base, "--hardware", str(plain), "--seed", "0")
     assert by_file["counts"] == by_opt["counts"]
     assert by_file["counts"] != zero["counts"]
-    inf = _json(capsys, "infer", *T, "--limit", "3", "--hardware", str(hw))
+    inf = _json(capsys, "infer", "--timesteps", "3", "--limit", "3", "--hardware", str(hw))
     assert inf["root_seed"] == 7
     assert inf["energy"]["xpk1"] == by_file["xpk1"]
     # --seed still overrides the file, for both commands
