@@ -148,7 +148,7 @@ def config_difference(a: HardwareConfig, b: HardwareConfig, skip: tuple[str, ...
     return None
 
 
-def stored_chip(args, quiet: bool = False):
+def stored_chip(args):
     """``--chip FILE`` or ``--image FILE``: (the chip to run, its configuration), or None when neither is given.
 
     The configuration travels with the file; the run options may restate it but not change what was compiled:
@@ -174,12 +174,14 @@ def stored_chip(args, quiet: bool = False):
     have = image.config
     arch = image.arch
     t_have = have.run.timesteps or arch.timesteps
-    if getattr(args, "timesteps", None) and args.timesteps != t_have:
-        raise UsageError(f"{opt}: --timesteps {args.timesteps}, but the file was compiled for T = {t_have} "
-                         f"(compile again with --timesteps {args.timesteps})")
+    want = load_config(args) if getattr(args, "hardware", None) else None
+    t_want = getattr(args, "timesteps", None) or (want.run.timesteps if want is not None else 0)
+    if t_want and t_want != t_have:
+        what = "--timesteps" if getattr(args, "timesteps", None) else f"--hardware {args.hardware}: run.timesteps ="
+        raise UsageError(f"{opt}: {what} {t_want}, but the file was compiled for T = {t_have} "
+                         f"(compile again with that T)")
     seed = have.run.root_seed
-    if getattr(args, "hardware", None):
-        want = load_config(args)
+    if want is not None:
         diff = config_difference(want, have, skip=("run.root_seed", "run.timesteps"))
         if diff is not None:
             raise UsageError(f"{opt}: --hardware {args.hardware} sets {diff} = {_field(want, diff)!r}, the file "

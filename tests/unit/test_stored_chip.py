@@ -101,15 +101,17 @@ def test_energy_chip_equals_in_memory(capsys, files):
     (["--dataset", "mimo"], "dataset mimo"),
     (["--device", "float"], "--device float"),
     (["--hardware", "HW"], "tile.adc_bits = 6"),
+    (["--hardware", "HWT"], "run.timesteps = 4"),
     (["--model", "MIMO"], "compiled from another model"),
 ])
 def test_chip_conflicts_exit_2(capsys, files, extra, needle):
     d, _, chip, _ = files
-    hw = d / "adc6.toml"
-    hw.write_text(CALIB + "adc_bits = 6\n")
+    (d / "adc6.toml").write_text(CALIB + "adc_bits = 6\n")
+    (d / "t4.toml").write_text(CALIB + "[run]\ntimesteps = 4\n")
     from bittrue.model import default_model_path
 
-    extra = [str(hw) if a == "HW" else str(default_model_path("mimo-icl")) if a == "MIMO" else a for a in extra]
+    files_for = {"HW": d / "adc6.toml", "HWT": d / "t4.toml", "MIMO": default_model_path("mimo-icl")}
+    extra = [str(files_for.get(a, a)) for a in extra]
     rc = main(["infer", "--chip", str(chip), *extra, "--limit", "2", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
