@@ -2,9 +2,9 @@
 
 ::
 
-    prob_code[i] (k bits) -+
-                         |  r < p  --> spike[i] (1 bit)
-    r[i] (LFSR draw) ----+
+    prob_code[i] (k bits) --+
+                            |  r < p  --> spike[i] (1 bit)
+    r[i] (LFSR draw) -------+
 
 A feature quantised to ``k`` bits (default 8) fires with probability ``p / 2^k`` for a
 uniform k-bit draw ``r`` (spec 1.4).
