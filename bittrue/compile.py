@@ -133,12 +133,16 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
         Calibration inputs (training samples).  The float SNN (``bittrue.floatmodel``) runs on them;
         the input spikes of every layer drive the *ideal* target conductance image, and the
         ``tile.adc_percentile`` percentile of ``|I|`` over each column-tile group is its ``I_fs``.
-        Without calibration data, ``I_fs`` is the worst case (every row active on the largest column).
+        Without calibration data (or for a column tile that saw no current), ``I_fs`` is the worst case one
+        ADC can see: every row of one row tile active on the tile's largest column (the largest column sum of
+        ``|G+ - G-|`` codes over the rows of a row tile, maximised over the row tiles; each ADC converts the
+        current of its own tile, spec 4.6), at least 1.
     """
     cfg.validate()
     model.validate()
     arch = model.arch
-    for name, k in (("k_s", cfg.k_s(arch.d_k)), ("k_o", cfg.k_o(arch.n_tokens))):  # derived defaults too
+    # derived defaults too
+    for name, k in (("k_s", cfg.resolved_k_s(arch.d_k)), ("k_o", cfg.resolved_k_o(arch.n_tokens))):
         if k.bit_length() - 1 > cfg.lfsr.width:
             raise ConfigError(f"ssa.{name} = {k} (for {arch.name}) needs {k.bit_length() - 1}-bit draws, more than "
                               f"lfsr.width = {cfg.lfsr.width}: raise lfsr.width or set ssa.{name}")
@@ -186,8 +190,8 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
         T = cfg.run.timesteps or arch.timesteps
         bs = 64
         for i in range(0, len(calib_x), bs):
-            float_forward(model, calib_x[i:i + bs], timesteps=T, rng=rng, k_s=cfg.k_s(arch.d_k),
-                          k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset,
+            float_forward(model, calib_x[i:i + bs], timesteps=T, rng=rng, k_s=cfg.resolved_k_s(arch.d_k),
+                          k_o=cfg.resolved_k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset,
                           record=record)
             if progress is not None:
                 progress(min(len(calib_x), i + bs))

@@ -146,7 +146,7 @@ class HardwareConfig:
 
         return tuple(self.lfsr.taps) if self.lfsr.taps else LFSR_TAPS[self.lfsr.width]
 
-    def k_s(self, d_k: int) -> int:
+    def resolved_k_s(self, d_k: int) -> int:
         """Resolved K_S for head width ``d_k`` (spec 3.2).
 
         ``ssa.k_s = 0``: d_k rounded up to a power of two.  The default 16 resolves to d_k rounded up where
@@ -158,7 +158,7 @@ class HardwareConfig:
             return min(SSA_K_DEFAULT, next_pow2(d_k))
         return self.ssa.k_s
 
-    def k_o(self, n_tokens: int) -> int:
+    def resolved_k_o(self, n_tokens: int) -> int:
         """Resolved K_O for ``n_tokens`` tokens (spec 3.4): ``ssa.k_o``, or N rounded up where it is 0."""
         return self.ssa.k_o or next_pow2(n_tokens)
 
@@ -166,7 +166,7 @@ class HardwareConfig:
     def validate(self) -> "HardwareConfig":
         """Check every field; raise :class:`ConfigError` naming field, value and range."""
 
-        def rng(name: str, value: Any, lo: float, hi: float, integer: bool = True) -> None:
+        def check_range(name: str, value: Any, lo: float, hi: float, integer: bool = True) -> None:
             ok_type = isinstance(value, int) and not isinstance(value, bool) if integer else (
                 isinstance(value, (int, float)) and not isinstance(value, bool))
             if not ok_type:
@@ -178,7 +178,7 @@ class HardwareConfig:
                 raise ConfigError(f"{name} = {value!r}: allowed range is {lo}..{hi}")
 
         c = self
-        rng("lfsr.width", c.lfsr.width, 8, 32)
+        check_range("lfsr.width", c.lfsr.width, 8, 32)
         if c.lfsr.taps:
             taps = c.lfsr.taps
             if not all(isinstance(t, int) and not isinstance(t, bool) for t in taps):
@@ -192,44 +192,44 @@ class HardwareConfig:
                 raise ConfigError(f"lfsr.taps = {list(taps)!r}: not maximal-length (1 + sum x^t is not primitive, "
                                   f"so some seeds repeat before 2^{c.lfsr.width}-1 steps); use a primitive tap set "
                                   f"or set BITTRUE_ALLOW_NONMAXIMAL_TAPS=1")
-        rng("lfsr.steps_per_draw", c.lfsr.steps_per_draw, 0, 64)
-        rng("encoder.bits", c.encoder.bits, 1, 16)
+        check_range("lfsr.steps_per_draw", c.lfsr.steps_per_draw, 0, 64)
+        check_range("encoder.bits", c.encoder.bits, 1, 16)
         if c.encoder.bits > c.lfsr.width:
             raise ConfigError(f"encoder.bits = {c.encoder.bits}: must be <= lfsr.width ({c.lfsr.width})")
         for name in ("k_s", "k_o"):
             v = getattr(c.ssa, name)
-            rng(f"ssa.{name}", v, 0, 1 << 16)
+            check_range(f"ssa.{name}", v, 0, 1 << 16)
             if v and not _is_pow2(v):
                 raise ConfigError(f"ssa.{name} = {v}: must be a power of two in 2..65536 (or 0 for the default)")
             if v == 1:
                 raise ConfigError(f"ssa.{name} = 1: must be a power of two in 2..65536 (or 0 for the default)")
             if v and v.bit_length() - 1 > c.lfsr.width:
                 raise ConfigError(f"ssa.{name} = {v}: needs log2 <= lfsr.width ({c.lfsr.width})")
-        rng("tile.rows", c.tile.rows, 1, 4096)
-        rng("tile.cols", c.tile.cols, 1, 4096)
-        rng("tile.g_bits", c.tile.g_bits, 1, 14)
-        rng("tile.adc_bits", c.tile.adc_bits, 1, 16)
-        rng("tile.adc_percentile", c.tile.adc_percentile, 50.0, 100.0, integer=False)
-        rng("tile.output_noise_lsb", c.tile.output_noise_lsb, 0.0, 64.0, integer=False)
-        rng("tile.requant_m_bits", c.tile.requant_m_bits, 4, 31)
-        rng("tile.calibration_samples", c.tile.calibration_samples, 1, 1 << 20)
+        check_range("tile.rows", c.tile.rows, 1, 4096)
+        check_range("tile.cols", c.tile.cols, 1, 4096)
+        check_range("tile.g_bits", c.tile.g_bits, 1, 14)
+        check_range("tile.adc_bits", c.tile.adc_bits, 1, 16)
+        check_range("tile.adc_percentile", c.tile.adc_percentile, 50.0, 100.0, integer=False)
+        check_range("tile.output_noise_lsb", c.tile.output_noise_lsb, 0.0, 64.0, integer=False)
+        check_range("tile.requant_m_bits", c.tile.requant_m_bits, 4, 31)
+        check_range("tile.calibration_samples", c.tile.calibration_samples, 1, 1 << 20)
         p = c.pcm
-        rng("pcm.g_max_uS", p.g_max_uS, 1e-3, 1e4, integer=False)
-        rng("pcm.t0_s", p.t0_s, 1e-9, 1e9, integer=False)
-        rng("pcm.t_read_s", p.t_read_s, 1e-12, 1.0, integer=False)
-        rng("pcm.t_inference_s", p.t_inference_s, 0.0, 1e10, integer=False)
+        check_range("pcm.g_max_uS", p.g_max_uS, 1e-3, 1e4, integer=False)
+        check_range("pcm.t0_s", p.t0_s, 1e-9, 1e9, integer=False)
+        check_range("pcm.t_read_s", p.t_read_s, 1e-12, 1.0, integer=False)
+        check_range("pcm.t_inference_s", p.t_inference_s, 0.0, 1e10, integer=False)
         for f in fields(PCMConfig):
             v = getattr(p, f.name)
             if f.type in ("bool", bool):
                 if not isinstance(v, bool):
                     raise ConfigError(f"pcm.{f.name} = {v!r}: must be true or false")
             elif f.type in ("float", float):
-                rng(f"pcm.{f.name}", v, -1e10, 1e10, integer=False)
-        rng("lif.width", c.lif.width, 4, 32)
-        rng("lif.frac_bits", c.lif.frac_bits, 0, c.lif.width - 2)
-        rng("lif.leak_shift", c.lif.leak_shift, 0, c.lif.width - 1)
-        rng("run.timesteps", c.run.timesteps, 0, 1024)
-        rng("run.root_seed", c.run.root_seed, 0, (1 << 64) - 1)
+                check_range(f"pcm.{f.name}", v, -1e10, 1e10, integer=False)
+        check_range("lif.width", c.lif.width, 4, 32)
+        check_range("lif.frac_bits", c.lif.frac_bits, 0, c.lif.width - 2)
+        check_range("lif.leak_shift", c.lif.leak_shift, 0, c.lif.width - 1)
+        check_range("run.timesteps", c.run.timesteps, 0, 1024)
+        check_range("run.root_seed", c.run.root_seed, 0, (1 << 64) - 1)
         return self
 
     # ------------------------------------------------------------------ (de)serialisation

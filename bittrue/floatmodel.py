@@ -131,7 +131,7 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     rng : numpy Generator
         Source of every Bernoulli draw (encoder, S, O).
     k_s, k_o : int
-        SSA counter saturations (``HardwareConfig().k_s(d_k)``, ``.k_o(n_tokens)``).
+        SSA counter saturations (``HardwareConfig().resolved_k_s(d_k)``, ``.resolved_k_o(n_tokens)``).
     leak_shift : int
         LIF leak ``v * 2^-leak_shift`` per step (spec 5.1; 1 is tau = 2).
     reset : Reset
@@ -224,8 +224,8 @@ def float_predict(model: FloatModel, x_code: np.ndarray, *, seed: int = 0, batch
     arch = model.arch
     rng = np.random.default_rng(seed)
     T = arch.timesteps if timesteps is None else timesteps
-    k_s = HardwareConfig().k_s(arch.d_k) if k_s is None else k_s
-    k_o = HardwareConfig().k_o(arch.n_tokens) if k_o is None else k_o
+    k_s = HardwareConfig().resolved_k_s(arch.d_k) if k_s is None else k_s
+    k_o = HardwareConfig().resolved_k_o(arch.n_tokens) if k_o is None else k_o
     out = []
     for i in range(0, len(x_code), batch):
         lg = float_forward(model, x_code[i:i + batch], timesteps=T, rng=rng, k_s=k_s, k_o=k_o,

@@ -52,6 +52,13 @@ def _check_seed(seed, width: int) -> int:
     return seed
 
 
+def _register_args(seed, n, width, taps) -> tuple[int, int, int, int]:
+    """Checked (width, seed, n, tap mask) of the public LFSR functions (one clear error naming the argument)."""
+    width = _int_arg("width", width, 8, 32)
+    taps = resolve_taps(width, taps)
+    return width, _check_seed(seed, width), _int_arg("n", n, 0, 1 << 40), taps_to_mask(taps)
+
+
 def lfsr_states(seed: int, n: int, width: int = 16, taps=None) -> np.ndarray:
     """The first ``n`` states of a Fibonacci LFSR, starting with ``seed`` itself.
 
@@ -70,11 +77,7 @@ def lfsr_states(seed: int, n: int, width: int = 16, taps=None) -> np.ndarray:
     -------
     ndarray of uint64, shape (n,)
     """
-    width = _int_arg("width", width, 8, 32)
-    taps = resolve_taps(width, taps)
-    seed = _check_seed(seed, width)
-    n = _int_arg("n", n, 0, 1 << 40)
-    tm = taps_to_mask(taps)
+    width, seed, n, tm = _register_args(seed, n, width, taps)
     out = np.empty(n, dtype=np.uint64)
     if n:
         out[0] = seed
@@ -91,30 +94,20 @@ def lfsr_draws(seed: int, n: int, k: int, width: int = 16, taps=None,
 
     Parameters
     ----------
-    seed : int
-        Initial state, ``1 .. 2^width - 1``.
+    seed, width, taps
+        As for :func:`lfsr_states`.
     n : int
         Number of draws (>= 0).
     k : int
         Draw width, ``1 .. width``.
-    width : int, default 16
-        Register width, 8..32.
-    taps : sequence of int, optional
-        Taps; default the table entry for ``width``.
     steps_per_draw : int, optional
         Clocks per draw, >= 1; default ``k``.
 
-    Returns
-    -------
-    ndarray of uint64, shape (n,)
+    Returns: ndarray of uint64, shape (n,).
     """
-    width = _int_arg("width", width, 8, 32)
-    taps = resolve_taps(width, taps)
-    seed = _check_seed(seed, width)
-    n = _int_arg("n", n, 0, 1 << 40)
+    width, seed, n, tm = _register_args(seed, n, width, taps)
     k = _int_arg("k", k, 1, width)
     steps = k if steps_per_draw is None else _int_arg("steps_per_draw", steps_per_draw, 1, 1 << 20)
-    tm = taps_to_mask(taps)
     out = np.empty(n, dtype=np.uint64)
     lfsr_draw_seq(np.uint64(seed), width, tm, k, steps, out)
     return out

@@ -331,8 +331,8 @@ def trained_config_mismatches(model: FloatModel, cfg) -> list[str]:
     """
     tr = model.training or {}
     arch = model.arch
-    have = {"k_s": cfg.k_s(arch.d_k), "k_o": cfg.k_o(arch.n_tokens), "leak_shift": int(cfg.lif.leak_shift),
-            "reset": cfg.lif.reset.name.lower()}
+    have = {"k_s": cfg.resolved_k_s(arch.d_k), "k_o": cfg.resolved_k_o(arch.n_tokens),
+            "leak_shift": int(cfg.lif.leak_shift), "reset": cfg.lif.reset.name.lower()}
     where = {"k_s": "[ssa] k_s", "k_o": "[ssa] k_o", "leak_shift": "[lif] leak_shift", "reset": "[lif] reset"}
     out = []
     for key, now in have.items():

@@ -8,7 +8,7 @@ A changed :class:`~bittrue.model.Architecture` (depth, readout tokens, widths) t
 
 One time step, for ``depth`` blocks (value names are the signal paths the runner emits)::
 
-    input/p_code --ENCODER encoder--> encoder/spikes --XBAR embed--> embed/y_code
+    input/prob_code --ENCODER encoder--> encoder/spikes --XBAR embed--> embed/y_code
     embed/y_code --EMBED embed--> residual            (r = y + pos, and the CLS row: cls + pos[0])
     per block b (pre = blocks.b):
       residual --LIF pre.in--> s --XBAR pre.qkv--> u ; u[:, :, 0:D] --LIF pre.q--> q ; ...k (D:2D), v (2D:3D)
@@ -37,7 +37,7 @@ KINDS = (ENCODER, XBAR, EMBED, LIF, SSA, ADD, LOGITS)
 
 #: The residual stream's value name (state carried through the step, updated in place by ADD).
 RESIDUAL = "residual"
-INPUT = "input/p_code"
+INPUT = "input/prob_code"
 
 
 @dataclass(frozen=True)

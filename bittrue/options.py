@@ -57,6 +57,42 @@ def pos_int(text: str) -> int:
     return v
 
 
+def model_options(p: argparse.ArgumentParser, by_dataset: bool = True) -> None:
+    """``--model``, ``--hardware``, ``--timesteps``: what ``compile`` reads (and the commands that compile)."""
+    p.add_argument("--model", default=None,
+                   help="float model .h5 (default: the shipped model of --dataset: digits, or mimo-icl for mimo)"
+                   if by_dataset else "float model .h5 (default: the shipped digits model)")
+    p.add_argument("--hardware", default=None, metavar="FILE.toml",
+                   help="hardware configuration overriding any XPK-1 default (TOML)")
+    p.add_argument("--timesteps", type=pos_int, default=None, help="time steps T (default: the model's)")
+
+
+def device_options(p: argparse.ArgumentParser, with_float: bool) -> None:
+    """``--device``, ``--drift-time``, ``--no-drift-compensation``, ``--program-seed``: what ``program`` reads.
+
+    ``--device`` and ``--program-seed`` default to None (pcm and 0 once resolved by
+    :func:`bittrue.pipeline.device_settings`), so that a value given with ``--chip`` can be told from the default.
+    """
+    choices = ("ideal", "pcm", "float") if with_float else ("ideal", "pcm")
+    p.add_argument("--device", choices=choices, default=None,
+                   help="device model: pcm (default), ideal devices" + (", or the float SNN" if with_float else ""))
+    p.add_argument("--drift-time", type=parse_time, default=None, metavar="T",
+                   help="inference time after programming: seconds or 1s/1h/1d/1y (default: 1d)")
+    p.add_argument("--no-drift-compensation", action="store_true", help="disable global drift compensation")
+    p.add_argument("--program-seed", type=seed_int, default=None, help="seed of the device model (default 0)")
+
+
+def chip_options(p: argparse.ArgumentParser) -> None:
+    """``--chip`` / ``--image``: run a stored chip or image instead of compiling the float model."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--chip", default=None, metavar="FILE.h5",
+                   help="run this programmed chip (written by 'program -o') instead of compiling and programming "
+                        "the float model; device, hardware and time-step options may only repeat its own values")
+    g.add_argument("--image", default=None, metavar="FILE.h5",
+                   help="program this hardware image (written by 'compile -o') with the device options instead of "
+                        "compiling the float model")
+
+
 def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed_int, default=None,
                    help="root seed (uint64) of every LFSR and the output-noise generator "

@@ -93,8 +93,8 @@ class Runner:
         self.width = cfg.lfsr.width
         self.tap_mask = np.uint64(taps_to_mask(cfg.lfsr_taps()))
         self.sharing = int(cfg.lfsr.sharing)
-        self.k_s = cfg.k_s(arch.d_k)
-        self.k_o = cfg.k_o(arch.n_tokens)
+        self.k_s = cfg.resolved_k_s(arch.d_k)
+        self.k_o = cfg.resolved_k_o(arch.n_tokens)
         self.bits_enc = cfg.encoder.bits
         self.bits_s = log2i(self.k_s)
         self.bits_o = log2i(self.k_o)
@@ -242,7 +242,7 @@ class Runner:
         return s
 
     # ------------------------------------------------------------------ one batch
-    def run_batch(self, p_code: np.ndarray, sample_ids: np.ndarray, sink: Sink | None = None) -> np.ndarray:
+    def run_batch(self, feature_code: np.ndarray, sample_ids: np.ndarray, sink: Sink | None = None) -> np.ndarray:
         """Logits of a batch of 8-bit feature codes (B, n_patches, token_features).
 
         int64, (B, n_classes) for a CLS readout, (B, Q, n_classes) for a readout of Q query tokens; each value
@@ -250,7 +250,7 @@ class Runner:
         :func:`bittrue.netlist.netlist`, in its order.
         """
         arch = self.arch
-        p = np.asarray(p_code)
+        p = np.asarray(feature_code)
         if p.ndim != 3 or p.shape[1:] != (arch.n_patches, arch.token_features):
             raise ValueError(f"inputs have shape {p.shape}, expected (B, {arch.n_patches}, {arch.token_features})")
         sample_ids = np.ascontiguousarray(sample_ids, dtype=np.int64)
@@ -377,10 +377,10 @@ def _pos_delta(pos: np.ndarray, off: int, nb: int) -> np.ndarray:
     return d
 
 
-def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None, batch_size: int = 64,
+def run(chip: Chip, feature_code: np.ndarray, *, sample_ids: np.ndarray | None = None, batch_size: int = 64,
         timesteps: int | None = None, root_seed: int | None = None, sink: Sink | None = None,
         progress: Callable[[int], None] | None = None, profiler: Profiler | None = None) -> np.ndarray:
-    """Run every sample of ``p_code`` (n, n_patches, token_features) and return int64 logits.
+    """Run every sample of ``feature_code`` (n, n_patches, token_features, 8-bit codes) and return int64 logits.
 
     Logits are (n, classes) for a CLS readout and (n, Q, classes) for a readout of Q query tokens.
 
@@ -388,7 +388,7 @@ def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None,
     noise; they make results independent of batching and order.  ``profiler`` (:class:`Profiler`) receives
     the wall time of every op.
     """
-    n = len(p_code)
+    n = len(feature_code)
     if sample_ids is None:
         sample_ids = np.arange(n, dtype=np.int64)
     if batch_size < 1:
@@ -398,7 +398,7 @@ def run(chip: Chip, p_code: np.ndarray, *, sample_ids: np.ndarray | None = None,
     shape = (n, arch.readout_tokens, arch.n_classes) if arch.readout_tokens else (n, arch.n_classes)
     out = np.zeros(shape, dtype=np.int64)
     for i in range(0, n, batch_size):
-        out[i:i + batch_size] = runner.run_batch(p_code[i:i + batch_size], sample_ids[i:i + batch_size], sink)
+        out[i:i + batch_size] = runner.run_batch(feature_code[i:i + batch_size], sample_ids[i:i + batch_size], sink)
         if progress is not None:
             progress(min(batch_size, n - i))
     return out

@@ -68,7 +68,7 @@ def check_data_dir(dataset: str, data_dir) -> None:
 
 
 def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    """(p_code uint8 (n, n_patches, token_features), labels int64) of ``dataset``/``split`` for ``arch``.
+    """(feature_code uint8 (n, n_patches, token_features), labels int64) of ``dataset``/``split`` for ``arch``.
 
     Labels are (n,) classes for digits and cifar10 and (n, Q) joint query classes for mimo.  ``data_dir``: the
     cifar10 files (:func:`check_data_dir`).

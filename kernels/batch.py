@@ -31,20 +31,20 @@ def seed_bank_batch(root, block, layer, phase, sample_ids, n_head, n_row, n_col,
 
 
 @njit(cache=True)
-def encoder_layer(p_code, states, table, k, sharing, spikes_out, draw_log):
+def encoder_layer(prob_code, states, table, k, sharing, spikes_out, draw_log):
     """Input encoder of spec 5.3 for a batch at one step.
 
     ===========  ======================  ===========================================
     argument     dtype / shape           meaning
     ===========  ======================  ===========================================
-    p_code       int32 (B, NP, F)        k-bit feature codes
+    prob_code    int32 (B, NP, F)        k-bit feature codes (firing probability p / 2^k)
     states       uint64 (B, n_reg)       LFSR registers (updated in place)
     table        uint64 (bytes, 256)     jump table of one draw (``lfsr_jump_table``)
     spikes_out   uint8 (B, NP, F)        spikes ``draw < p``
     draw_log     int64 (B, NP, F) or 0   the draw each comparator saw (optional)
     ===========  ======================  ===========================================
     """
-    nb, n_p, n_f = p_code.shape
+    nb, n_p, n_f = prob_code.shape
     n_reg = states.shape[1]
     log = draw_log.shape[0] > 0
     for b in range(nb):
@@ -52,7 +52,7 @@ def encoder_layer(p_code, states, table, k, sharing, spikes_out, draw_log):
         lfsr_draw_bank_jump(states[b], table, k, rd)
         dr = np.empty((n_p, n_f), dtype=np.int64)
         lfsr_expand(rd, sharing, n_p, n_f, dr)
-        encoder_spikes(p_code[b], dr, spikes_out[b])
+        encoder_spikes(prob_code[b], dr, spikes_out[b])
         if log:
             draw_log[b] = dr
 

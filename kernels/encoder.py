@@ -2,9 +2,9 @@
 
 ::
 
-    p_code[i] (k bits) --+
-                         |  r < p  --> spike[i] (1 bit)
-    r[i] (LFSR draw) ----+
+    prob_code[i] (k bits) --+
+                            |  r < p  --> spike[i] (1 bit)
+    r[i] (LFSR draw) -------+
 
 A feature quantised to ``k`` bits (default 8) fires with probability ``p / 2^k`` for a
 uniform k-bit draw ``r`` (spec 1.4).
@@ -16,14 +16,14 @@ from numba import njit
 
 
 @njit(cache=True)
-def encoder_spikes(p_code, draws, out):
-    """Comparator bank of the input encoder: ``out = (draws < p_code)`` (spec 5.3).
+def encoder_spikes(prob_code, draws, out):
+    """Comparator bank of the input encoder: ``out = (draws < prob_code)`` (spec 5.3).
 
     Parameters
     ----------
-    p_code : ndarray of uint8 (or any unsigned/signed int), C-contiguous, any shape
-        Feature codes ``p`` in ``0 .. 2^k - 1``.
-    draws : ndarray of int, C-contiguous, ``draws.size == p_code.size``
+    prob_code : ndarray of uint8 (or any unsigned/signed int), C-contiguous, any shape
+        Firing-probability codes ``p`` (the features) in ``0 .. 2^k - 1``.
+    draws : ndarray of int, C-contiguous, ``draws.size == prob_code.size``
         k-bit LFSR draws ``r`` (one per comparator, already fanned out for sharing).
     out : ndarray of uint8, C-contiguous, same size
         Spikes, 0 or 1.
@@ -33,14 +33,14 @@ def encoder_spikes(p_code, draws, out):
     =========  =====  ========================
     signal     width  type
     =========  =====  ========================
-    p_code     k      unsigned (default k = 8)
+    prob_code  k      unsigned (default k = 8)
     draws      k      unsigned
     out        1      uint8 in {0, 1}
     =========  =====  ========================
 
     The comparison is done on int64 values, so mixed input dtypes compare exactly.
     """
-    p = p_code.reshape(p_code.size)
+    p = prob_code.reshape(prob_code.size)
     r = draws.reshape(draws.size)
     o = out.reshape(out.size)
     for i in range(p.size):

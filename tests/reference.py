@@ -92,9 +92,9 @@ def ref_lfsr_index(sharing: int, row: int, col: int, n_cols: int) -> int:
 # =============================================================================
 # 3. input encoder (spec 5.3)
 # =============================================================================
-def ref_encoder(p_codes, draws):
+def ref_encoder(prob_codes, draws):
     """Spike ``1`` where ``r < p``, element by element."""
-    return [1 if int(r) < int(p) else 0 for p, r in zip(p_codes, draws)]
+    return [1 if int(r) < int(p) else 0 for p, r in zip(prob_codes, draws)]
 
 
 # =============================================================================
@@ -248,10 +248,10 @@ def ref_seed_bank_batch(root: int, block: int, layer: int, phase: int, sample_id
              for h in range(n_head) for r in range(n_row) for c in range(n_col)] for sid in sample_ids]
 
 
-def ref_encoder_layer(p_code, states, width: int, taps, k: int, steps: int, sharing: int):
-    """p_code[b][n][f]; states[b][reg] -> (new states, spikes[b][n][f], draws[b][n][f])."""
+def ref_encoder_layer(prob_code, states, width: int, taps, k: int, steps: int, sharing: int):
+    """prob_code[b][n][f]; states[b][reg] -> (new states, spikes[b][n][f], draws[b][n][f])."""
     new_states, spikes, draws = [], [], []
-    for b, pb in enumerate(p_code):
+    for b, pb in enumerate(prob_code):
         st, rd = ref_bank_draws(states[b], width, taps, k, steps)
         n_f = len(pb[0])
         dr = [[rd[ref_lfsr_index(sharing, n, f, n_f)] for f in range(n_f)] for n in range(len(pb))]

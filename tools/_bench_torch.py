@@ -47,7 +47,7 @@ class TorchSim:
         self.pos = torch.from_numpy(model.pos.astype(np.float32))
         self.cls = torch.from_numpy(model.cls.astype(np.float32))
         self.mask = torch.from_numpy(attention_mask(arch.mask, arch.n_tokens).astype(np.float32))
-        self.k_s, self.k_o = cfg.k_s(arch.d_k), cfg.k_o(arch.n_tokens)
+        self.k_s, self.k_o = cfg.resolved_k_s(arch.d_k), cfg.resolved_k_o(arch.n_tokens)
         self.ops = nl.netlist(arch)
         self.decay = 1.0 - 2.0 ** (-cfg.lif.leak_shift)
         self.soft = cfg.lif.reset == Reset.SOFT

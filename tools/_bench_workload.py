@@ -139,7 +139,7 @@ def calibrate_thresholds(model, x_code: np.ndarray, timesteps: int, density: flo
     T, N, D = int(timesteps), arch.n_tokens, arch.dim
     off = 1 if arch.cls_token else 0
     mask = attention_mask(arch.mask, N)
-    k_s, k_o = cfg.k_s(arch.d_k), cfg.k_o(N)
+    k_s, k_o = cfg.resolved_k_s(arch.d_k), cfg.resolved_k_o(N)
     wts = {}
     for name, lin in model.linear.items():
         if weights is not None and name in weights:

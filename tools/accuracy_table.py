@@ -88,8 +88,8 @@ def main(argv=None) -> int:
         accs = []
         for s in range(sseeds):
             lg = float_forward(model, x, timesteps=arch.timesteps, rng=np.random.default_rng(s),
-                               k_s=cfg.k_s(arch.d_k), k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift,
-                               reset=cfg.lif.reset, expectation=expectation)
+                               k_s=cfg.resolved_k_s(arch.d_k), k_o=cfg.resolved_k_o(arch.n_tokens),
+                               leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset, expectation=expectation)
             accs.append(float((np.argmax(lg, 1) == y).mean()))
         return accs
 

@@ -127,7 +127,7 @@ def ann_forward_tokens(params: dict[str, np.ndarray], x: np.ndarray, arch) -> np
     n, heads, dk = x.shape[0], arch.heads, arch.d_k
     N, D = arch.n_tokens, arch.dim
     causal = np.triu(np.full((N, N), -np.inf), 1) if arch.mask == Mask.CAUSAL else np.zeros((N, N))
-    val = {"input/p_code": np.asarray(x, np.float64)}
+    val = {"input/prob_code": np.asarray(x, np.float64)}
     for op, role, name in ann_plan(arch):
         a = val[op.src[0]]
         if role == "input":

@@ -27,6 +27,20 @@ and progress bars go to stderr (`--quiet` silences them).
 | 2 | usage or input error: one line on stderr naming the problem and the fix, never a traceback; also a full disk, an exhausted resource, an OS or HDF5 error, and (one line ending in a pointer to `--debug`) an internal error |
 | 130 | interrupted (Ctrl-C or SIGTERM); outputs are left untouched, an `infer --log` run keeps `FILE.partial` for `--resume` |
 
+## The pipeline's stages as files
+
+`compile -o image.h5` writes the hardware image (tiles, conductance targets, calibrated ADC full scales,
+requantisation affine, the hardware configuration and the model's sha256); `program image.h5 -o chip.h5` writes
+the programmed chip (the integer conductance image at the drift time, requantisation codes, device settings).
+`infer`, `golden` and `energy` read either back instead of compiling the float model: `--chip chip.h5` runs the
+chip as it is, `--image image.h5` programs the image in memory with the device options (`--device`,
+`--drift-time`, `--no-drift-compensation`, `--program-seed`). Both run exactly as the chip built in memory
+from the same options (same logits, golden datasets and activity counts). The configuration travels with the
+file: `--hardware` may only restate it (its `[run] root_seed` applies), `--timesteps` must be the T it was
+calibrated for, `--model` must be the file it was compiled from, and with `--chip` the device options may only
+repeat the chip's own; anything else is refused with one line and exit 2. The root seed is `--seed`, else the
+file's. A chip or image file is checked like any other input file (below) before anything is read.
+
 ## Warnings
 
 `infer`, `compile`, `golden` and `energy` print `bittrue: warning: ...` on stderr, and carry on, when the

@@ -265,7 +265,7 @@ def _main(args, argv) -> int:  # noqa: C901
         hw = HardwareConfig.load(args.hardware) if args.hardware else HardwareConfig()
     except ConfigError as exc:
         raise InputError(str(exc)) from None
-    k_s, k_o = args.k_s or hw.k_s(arch.d_k), args.k_o or hw.k_o(arch.n_tokens)
+    k_s, k_o = args.k_s or hw.resolved_k_s(arch.d_k), args.k_o or hw.resolved_k_o(arch.n_tokens)
     if k_s < 2 or k_o < 2 or k_s & (k_s - 1) or k_o & (k_o - 1):
         raise InputError(f"--k-s {k_s} and --k-o {k_o} must be powers of two >= 2 (as the hardware's)")
     leak_shift = hw.lif.leak_shift if args.leak_shift is None else args.leak_shift

@@ -127,7 +127,7 @@ def main(argv=None) -> int:  # noqa: C901
     except ConfigError as exc:
         print(f"train_mimo.py: error: {exc}", file=sys.stderr)
         return 2
-    k_s, k_o = hw.k_s(arch.d_k), hw.k_o(arch.n_tokens)
+    k_s, k_o = hw.resolved_k_s(arch.d_k), hw.resolved_k_o(arch.n_tokens)
     opts = HWOptions(hw, args.pcm_noise, args.pcm_time, args.adc_bits, args.out_noise)
     seed0 = TRAIN_SEED_BASE + args.seed * 10_000_000
     assert not seed0 <= TEST_SEED < seed0 + args.steps + 1 and VAL_SEED != TEST_SEED

@@ -152,11 +152,11 @@ def block_params(f, block: str) -> dict:
 
 def plan(path: str | Path) -> tuple[list[str], list[str], int, int]:
     """(blocks to check, notes on blocks that cannot be, samples, T) of a golden file; RtlError if none."""
-    from ..golden import GoldenFile, _version_tuple, replay_blocks
+    from ..golden import GoldenFile, replay_blocks, version_tuple
 
     with GoldenFile(path) as gf:
         f = gf.f
-        if _version_tuple(f.attrs["schema_version"]) < (1, 2, 0):
+        if version_tuple(f.attrs["schema_version"]) < (1, 2, 0):
             raise RtlError(f"{path}: schema {f.attrs['schema_version']} holds no replay attributes (1.2.0 and "
                            f"later do): write the file again with this bittrue")
         signals = json.loads(str(f.attrs.get("signals", "[]")))

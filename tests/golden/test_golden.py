@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from bittrue import cli
+from bittrue.golden import GoldenFile
 from bittrue.model import ARCHITECTURES, random_float_model, save_float_model
 
 #: the spec's default register (2.1): width 16, taps 16, 14, 13, 11 -- written out here on purpose,
@@ -92,7 +93,7 @@ def test_stored_content(golden):
 
     with h5py.File(golden) as f:
         a = f.attrs
-        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.2.0" and a["noise_generator"] == "splitmix64-ih4"
+        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.3.0" and a["noise_generator"] == "splitmix64-ih4"
         assert json.loads(a["signals"]) == list(SIGNALS)
         assert int(a["timesteps"]) == T and int(a["n_samples"]) == SAMPLES
         assert list(f["inputs/sample_id"][()]) == list(range(SAMPLES))
@@ -254,6 +255,32 @@ def test_verify_bad_input(golden, tmp_path, capsys):
     assert _verify(minor, capsys)[0] == 0
 
 
+def test_files_before_1_3_keep_the_old_input_name(golden, tmp_path, capsys):
+    """Schema 1.3.0 renamed the encoder input ``input/p_code`` to ``input/prob_code`` (the SSA output counters keep
+    ``p_code``).  A 1.2.0 file stores the old name: it reads under the new one and verifies; the same layout
+    claiming 1.3.0 does not (the stored dataset is not one the replay produces: exit 1)."""
+    def old_name(version):
+        def edit(f):
+            g = _unit(f, "input")
+            g.move("prob_code", "p_code")
+            g["p_code"].attrs["signal"] = "input/p_code"
+            f.attrs["schema_version"] = version
+        return edit
+
+    with GoldenFile(golden) as gf:
+        want = gf.read("input/prob_code")
+    old = _mutant(golden, tmp_path, old_name("1.2.0"))
+    with GoldenFile(old) as gf:
+        assert "input/p_code" not in gf.signals()
+        assert np.array_equal(gf.read("input/prob_code"), want)
+        assert gf.read("blocks.0.ssa/p_code").shape[-1] == ARCHITECTURES["digits"].d_k  # SSA P: unchanged
+    assert _verify(old, capsys)[0] == 0
+    shutil.copyfile(golden, tmp_path / "keep.h5")
+    wrong = _mutant(tmp_path / "keep.h5", tmp_path, old_name("1.3.0"))
+    rc, out, _ = _verify(wrong, capsys)
+    assert rc == 1 and "prob_code" in out and "missing" in out
+
+
 def test_verify_refuses_corrupt_or_incomplete_files(golden, tmp_path, capsys):
     """Corrupt content gives one line and exit 2, never a traceback: a damaged compressed chunk, a missing
     ``dims`` attribute, missing outputs, float data where the schema stores integer codes."""
@@ -340,7 +367,7 @@ def test_independent_lfsr_reproduces_every_draw(golden):
         draws = gf.read("encoder/draw")
         ref = _lfsr_draws(seeds, T, k_e, k_e)  # (T, S, n_reg)
         assert np.array_equal(np.moveaxis(ref, 0, 1).reshape(draws.shape), draws)
-        p = gf.read("input/p_code")
+        p = gf.read("input/prob_code")
         spikes = gf.read("encoder/spikes")
         assert np.array_equal(spikes, (draws < p[:, None]).astype(np.uint8))
         n_checked = draws.size

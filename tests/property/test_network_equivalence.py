@@ -58,8 +58,8 @@ def test_lif_rates_match_float_model(setup):
                 fs("lif." + name[4:] + "/spikes", t, data)
 
         float_forward(model, x, timesteps=arch.timesteps, rng=np.random.default_rng(2000 + s),
-                      k_s=cfg.k_s(arch.d_k), k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift,
-                      reset=cfg.lif.reset, record=rec)
+                      k_s=cfg.resolved_k_s(arch.d_k), k_o=cfg.resolved_k_o(arch.n_tokens),
+                      leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset, record=rec)
         flt.append(fs.rates())
     names = sorted(emu[0])
     assert set(names) == set(arch.lif_names())

@@ -78,7 +78,7 @@ def _rtl(capsys, *argv) -> tuple[int, str, str]:
 def test_replay_attributes_are_resolved(setup):
     """Every parameter a replay needs is in the file, resolved (no 0-means-default), and consistent with the data."""
     with h5py.File(_golden(setup, "sat.h5", hw="sat.toml"), "r") as f:
-        assert f.attrs["schema_version"] == "1.2.0"
+        assert f.attrs["schema_version"] == "1.3.0"
         cfg = json.loads(f.attrs["config_json"])
         assert cfg["lfsr"]["steps_per_draw"] == 0 and cfg["lfsr"]["taps"] == []  # the config keeps 0 / "default"
         ssa = _unit(f, "blocks.0.ssa").attrs

@@ -114,7 +114,7 @@ def test_torchsim_is_the_float_network(tools, tiny, depth, readout):
     model = random_float_model(arch, seed=4)
     x = np.random.default_rng(6).integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
     tools.workload.calibrate_thresholds(model, x, 3, 0.25, cfg)
-    ref = float_forward(model, x, timesteps=3, rng=_Half(), k_s=cfg.k_s(arch.d_k), k_o=cfg.k_o(arch.n_tokens))
+    ref = float_forward(model, x, timesteps=3, rng=_Half(), k_s=cfg.resolved_k_s(arch.d_k), k_o=cfg.resolved_k_o(arch.n_tokens))
     sim = tools.torch.TorchSim(model, cfg, 3)
     sim.bernoulli = lambda p: (p > 0.5).to(torch.float32)
     got = sim.forward(x)

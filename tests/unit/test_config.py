@@ -35,13 +35,14 @@ def test_derived_defaults():
     assert cfg.lfsr_taps() == (16, 14, 13, 11)
     # spec 3.2 / 3.4: K_S = K_O = 16 by default, K_S = d_k rounded up where d_k < 16
     assert cfg.ssa.k_s == 16 and cfg.ssa.k_o == 16
-    assert cfg.k_s(16) == 16 and cfg.k_s(64) == 16 and cfg.k_s(12) == 16 and cfg.k_s(8) == 8 and cfg.k_s(5) == 8
-    assert cfg.k_o(17) == 16 and cfg.k_o(65) == 16 and cfg.k_o(4) == 16
+    assert [cfg.resolved_k_s(d) for d in (16, 64, 12, 8, 5)] == [16, 16, 16, 8, 8]
+    assert cfg.resolved_k_o(17) == 16 and cfg.resolved_k_o(65) == 16 and cfg.resolved_k_o(4) == 16
     # 0 selects the shape rule (d_k, N rounded up); other powers of two are taken as given
     shape = HardwareConfig.from_dict({"ssa": {"k_s": 0, "k_o": 0}})
-    assert shape.k_s(16) == 16 and shape.k_s(12) == 16 and shape.k_o(17) == 32 and shape.k_o(65) == 128
+    assert shape.resolved_k_s(16) == 16 and shape.resolved_k_s(12) == 16
+    assert shape.resolved_k_o(17) == 32 and shape.resolved_k_o(65) == 128
     given = HardwareConfig.from_dict({"ssa": {"k_s": 32, "k_o": 8}})
-    assert given.k_s(8) == 32 and given.k_o(65) == 8
+    assert given.resolved_k_s(8) == 32 and given.resolved_k_o(65) == 8
 
 
 def test_toml_round_trip(tmp_path):

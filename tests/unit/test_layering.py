@@ -90,7 +90,19 @@ def test_core_modules_do_not_import_the_cli():
     local imports included; option types live in ``bittrue.options``, the pipeline in ``bittrue.pipeline``)."""
     import re
 
-    pat = re.compile(r"^\s*(from\s+(\.|bittrue\.)cli\b|import\s+bittrue\.cli\b)", re.M)
+    pat = re.compile(r"^\s*(from\s+(\.+|bittrue\.)cli\b|import\s+bittrue\.cli\b|from\s+(\.+|bittrue)\s+import\s+"
+                     r"([^\n]*,\s*)?cli\b)", re.M)
+    cli_layer = {ROOT / "bittrue" / "__main__.py"} | set((ROOT / "bittrue" / "cli").rglob("*.py"))
     bad = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "bittrue").rglob("*.py"))
-           if p.name not in ("cli.py", "__main__.py") and pat.search(p.read_text())]
+           if p not in cli_layer and pat.search(p.read_text())]
     assert not bad, f"core modules import the CLI: {bad}"
+    for line in ("from ..cli import main", "from .cli.parser import build_parser", "import bittrue.cli",
+                 "from bittrue.cli import main", "from . import cli", "from .. import netlist, cli"):
+        assert pat.search(line), line  # the pattern sees every spelling, subpackages' relative imports included
+
+
+def test_no_file_under_bittrue_over_600_lines():
+    """Rooms that do one job: every module of the package is at most 600 lines (issue 18)."""
+    big = {p.relative_to(ROOT).as_posix(): n for p in sorted((ROOT / "bittrue").rglob("*.py"))
+           if (n := len(p.read_text().splitlines())) > 600}
+    assert not big, f"split these modules by job: {big}"

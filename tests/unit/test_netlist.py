@@ -97,7 +97,7 @@ def test_bit_true_ideal_follows_the_float_model(setup):
                 fs("lif." + name[4:] + "/spikes", t, data)
 
         fl = float_forward(model, x, timesteps=arch.timesteps, rng=np.random.default_rng(2000 + s),
-                           k_s=cfg.k_s(arch.d_k), k_o=cfg.k_o(arch.n_tokens), record=rec)
+                           k_s=cfg.resolved_k_s(arch.d_k), k_o=cfg.resolved_k_o(arch.n_tokens), record=rec)
         assert fl.shape == (len(x), 2, arch.n_classes)
         flt.append(fs.rates())
     assert set(emu[0]) == set(flt[0]) == set(arch.lif_names()) and "blocks.2.h" in emu[0]

@@ -4,7 +4,7 @@
 //
 // Timing: `start` (one clock) begins a draw; the bank then shifts for STEPS clocks and `done` is high
 // for one clock after the last shift.  `draw` and `spikes` are combinational from the register states
-// and `p_code`, valid from `done` until the next `start`.  One draw = STEPS + 1 clocks from `start`.
+// and `prob_code`, valid from `done` until the next `start`.  One draw = STEPS + 1 clocks from `start`.
 `timescale 1ns/1ps
 module xpk_encoder #(
     parameter integer WIDTH = 16,
@@ -20,7 +20,7 @@ module xpk_encoder #(
     input  wire                     load,    // load every register from `seeds`
     input  wire [NREG*WIDTH-1:0]    seeds,   // register g at bits [g*WIDTH +: WIDTH]
     input  wire                     start,
-    input  wire [ROWS*COLS*K-1:0]   p_code,  // comparator (r, c) at bits [(r*COLS+c)*K +: K]
+    input  wire [ROWS*COLS*K-1:0]   prob_code, // comparator (r, c) at bits [(r*COLS+c)*K +: K]
     output wire                     done,
     output reg  [ROWS*COLS*K-1:0]   draw,
     output reg  [ROWS*COLS-1:0]     spikes
@@ -37,7 +37,7 @@ module xpk_encoder #(
             for (c = 0; c < COLS; c = c + 1) begin
                 ri = (SHARING == 0) ? r * COLS + c : (SHARING == 1) ? r : 0;
                 draw[(r*COLS+c)*K +: K] = rd[ri*K +: K];
-                spikes[r*COLS+c] = rd[ri*K +: K] < p_code[(r*COLS+c)*K +: K];
+                spikes[r*COLS+c] = rd[ri*K +: K] < prob_code[(r*COLS+c)*K +: K];
             end
     end
 endmodule

@@ -96,10 +96,9 @@ module xpk_ssa_head #(
             case (phase)
                 SCORE: begin  // saturating score counters: one AND gate per clock, channel d = cyc
                     if (cyc < DK)
-                        for (i = 0; i < N; i = i + 1)
-                            for (j = 0; j < N; j = j + 1)
-                                if (q[i*DK + cyc] && k[j*DK + cyc] && c_reg[i*N+j] != KS)
-                                    c_reg[i*N+j] <= c_reg[i*N+j] + 1'b1;
+                        for (x = 0; x < N * N; x = x + 1)  // counter x = i*N + j: query i = x / N, key j = x % N
+                            if (q[(x / N)*DK + cyc] && k[(x % N)*DK + cyc] && c_reg[x] != KS)
+                                c_reg[x] <= c_reg[x] + 1'b1;
                     if (cyc == LEN_S - 1) begin phase <= GATE; cyc <= 16'd0; end else cyc <= cyc + 16'd1;
                 end
                 GATE: begin   // score comparators and mask

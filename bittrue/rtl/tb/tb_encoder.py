@@ -23,7 +23,7 @@ async def _encoder(dut, g, sb):
         dut.load.value = 0
         draws, spikes = g.read("encoder/draw", row), g.read("encoder/spikes", row)
         for t in range(g.T):
-            dut.p_code.value = pack(p, k)
+            dut.prob_code.value = pack(p, k)
             dut.start.value = 1
             await FallingEdge(dut.clk)
             dut.start.value = 0
