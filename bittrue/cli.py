@@ -107,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(docs/golden-schema.md 5.2)")
     q.add_argument("--resume", action="store_true",
                    help="continue an interrupted --log run from its last complete batch (FILE.h5.partial)")
-    q.add_argument("--force", action="store_true", help="overwrite an existing --log file (or its partial file)")
+    q.add_argument("--force", action="store_true",
+                   help="overwrite an existing --log file (or its partial file) or --plot file")
+    q.add_argument("--tasks-per-snr", type=_pos_int, default=None, metavar="N",
+                   help="mimo: the first N tasks per SNR of the test split (default 250; 10000 for the full "
+                        "statistics, docs/mimo.md)")
+    q.add_argument("--plot", default=None, metavar="FILE.png", help="mimo: write the SER-versus-SNR waterfall plot")
     from .dist import add_dist_options
 
     add_dist_options(q)
@@ -252,6 +257,9 @@ def cmd_infer(args) -> int:
         from .dist import check_scheduler
 
         check_scheduler(args)
+    from .mimo_report import prepare_infer
+
+    prepare_infer(args)  # mimo: --tasks-per-snr, --plot
     x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.limit, args.data_dir)
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
@@ -356,7 +364,11 @@ def cmd_infer(args) -> int:
     acc = correct / labels.size  # mimo: per query token (joint symbol)
     mimo = None
     if args.dataset == "mimo":
-        mimo = _mimo_table(args, model, cfg, x, pred, sel, T, drift)
+        from .mimo_report import infer_section
+
+        mimo = infer_section(args, pred, sel, f"pcm {_fmt_time(drift)}" if args.device == "pcm" else None,
+                             None if args.device == "float" else
+                             lambda: predict(_float_logits(model, cfg, x, T, args.batch_size, args.quiet)))
     res = {
         "bittrue_version": __version__, "dataset": args.dataset, "split": args.split, "start": sel.start,
         "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,
@@ -392,7 +404,9 @@ def cmd_infer(args) -> int:
               f"{t_prep - t0 - t_warm:.2f} s; JIT/warm-up {t_warm:.2f} s; total {total:.2f} s)")
         print(f"config     {cfg.config_hash()}  root seed {cfg.run.root_seed}")
         if mimo is not None:
-            _print_mimo(mimo)
+            from .mimo_report import print_section
+
+            print_section(mimo)
         if args.log:
             from .run import SIGNALS
 
@@ -414,59 +428,6 @@ def _float_logits(model, cfg: HardwareConfig, x: np.ndarray, T: int, batch: int,
                 k_o=cfg.k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
             b.update(min(batch, len(x) - i))
     return logits
-
-
-def _mimo_table(args, model, cfg: HardwareConfig, x: np.ndarray, pred: np.ndarray, sel: slice, T: int,
-                drift: float | None) -> dict:
-    """SER versus SNR on the selected tasks: the run's ICL, float ICL and the classical baselines (docs/mimo.md).
-
-    SER counts wrong antenna-symbols (joint predictions split per transmit antenna); per SNR over the tasks of
-    that SNR; "mean" is the unweighted mean over the SNRs present.  Float ICL is ``float_forward`` on the same
-    prompts with the root seed (the run itself when ``--device float``).  The baselines see the unquantised y.
-    """
-    from .datasets.mimo import MimoConfig, split_joint
-    from .mimo_baselines import BASELINES, detect, mean_ser, ser_by_snr
-    from .run import predict
-    from .workloads import mimo_tasks
-
-    mcfg = MimoConfig()
-    tasks = {k: v[sel] for k, v in mimo_tasks(args.split).items()}
-    truth, snr = tasks["query_idx"], tasks["snr_db"]
-
-    def icl(p):
-        return ser_by_snr(split_joint(p, mcfg.order, mcfg.n_t), truth, snr)
-
-    if args.device == "float":
-        name = "ICL float"
-        cols = {name: icl(pred)}
-    else:
-        name = "ICL " + (f"pcm {_fmt_time(drift)}" if args.device == "pcm" else args.device)
-        cols = {name: icl(pred)}
-        cols["ICL float"] = icl(predict(_float_logits(model, cfg, x, T, args.batch_size, args.quiet)))
-    names = {"lmmse-ls": "LMMSE-LS", "lmmse-true": "LMMSE-true", "zf-ls": "ZF-LS"}
-    for b in BASELINES:
-        cols[names.get(b, b)] = ser_by_snr(detect(tasks, mcfg, b), truth, snr)
-    snrs = sorted(cols[name])
-    means = {c: mean_ser(t) for c, t in cols.items()}
-    ref = means["LMMSE-LS"]
-    return {"tasks": len(snr), "split": args.split, "snr_db": snrs,
-            "tasks_per_snr": [int(np.sum(snr == s)) for s in snrs], "columns": list(cols),
-            "ser": {c: [t[s] for s in snrs] for c, t in cols.items()}, "mean_ser": means,
-            "ratio_to_lmmse_ls": {c: (m / ref if ref > 0 else None) for c, m in means.items()},
-            "icl_column": name, "baselines_received": "unquantised y"}
-
-
-def _print_mimo(m: dict) -> None:
-    cols = m["columns"]
-    print(f"\nSER versus SNR, {m['tasks']} tasks of mimo/{m['split']} (2x2 QPSK, 16 pilots, 4 queries; "
-          f"SER per antenna-symbol)\n")
-    print("| SNR (dB) | " + " | ".join(cols) + " |")
-    print("|---:|" + "---:|" * len(cols))
-    for i, s in enumerate(m["snr_db"]):
-        print(f"| {s:g} | " + " | ".join(f"{m['ser'][c][i]:.4f}" for c in cols) + " |")
-    print("| **mean** | " + " | ".join(f"**{m['mean_ser'][c]:.4f}**" for c in cols) + " |")
-    r = m["ratio_to_lmmse_ls"]
-    print("| mean / LMMSE-LS | " + " | ".join("-" if r[c] is None else f"{r[c]:.2f}" for c in cols) + " |")
 
 
 def cmd_compile(args) -> int:
