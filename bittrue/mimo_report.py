@@ -194,7 +194,8 @@ def plot_report(m: dict, path, force: bool = False, title: str = "") -> None:
     ax.grid(True, which="both", color="0.93", linewidth=0.6)
     ax.legend(fontsize=8, loc="lower left")
     per = m["tasks_per_snr"]
-    ax.set_title((title + "\n" if title else "") + f"{min(per)}..{max(per)} tasks per SNR; bars: 95 % intervals "
+    per = str(min(per)) if min(per) == max(per) else f"{min(per)}..{max(per)}"
+    ax.set_title((title + "\n" if title else "") + f"{per} tasks per SNR; bars: 95 % intervals "
                  f"(task-clustered Wilson)", fontsize=9)
     with atomic_output(path, force) as tmp:
         fig.savefig(tmp, format="png")
