@@ -146,7 +146,7 @@ def format_report(m: dict) -> str:
     r = m["ratio_to_lmmse_ls"]
     lines.append(f"| mean / {m['reference']} | | " + " | ".join("-" if r[c] is None else f"{r[c]:.2f}" for c in cols)
                  + " |")
-    for t in m["snr_at_ser"]:
+    for t in sorted(m["snr_at_ser"], key=float, reverse=True):
         at, loss = m["snr_at_ser"][t], m["snr_loss_db"][t]
         lines.append(f"| SNR at SER {t} (dB) | | " + " | ".join(
             "not reached" if at[c] is None else f"{at[c]:.1f}" for c in cols) + " |")
