@@ -42,3 +42,15 @@ def test_prompt_repeats_the_l_pilots_and_keeps_the_queries(tool):
     t16 = mimo.eval_tasks(c16, 10)  # L = 16 is the unchanged prompt
     np.testing.assert_array_equal(mimo.prompt_tokens(tool._icl_prompt(t16, c16, c16), c16),
                                   mimo.prompt_tokens(t16, c16))
+
+
+def test_floor_tool_rows_and_bad_input(capsys):
+    spec = importlib.util.spec_from_file_location("bittrue_tools_mimo_floor", _PATH.with_name("mimo_floor.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod._row("T=16 expect=encoder,score") == (16, ("encoder", "score"))
+    assert mod._row("T=8") == (8, ())
+    assert mod.main(["--rows", "T=8 expect=adc"]) == 2
+    assert mod.main(["--rows", "T=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(e.startswith("error: ") for e in err)
