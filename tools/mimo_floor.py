@@ -80,7 +80,8 @@ def main(argv=None) -> int:
                     "ratio_to_lmmse_ls": rep["ratio_to_lmmse_ls"][text], "ser_20db": rep["ser"][text][i20],
                     "ser_30db": rep["ser"][text][i30], "ser_ci_20db": rep["ser_ci"][text][i20],
                     "ser": rep["ser"][text], "seconds": time.perf_counter() - t0})
-        print(f"{text}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        print(f"{text}: mean SER {out[-1]['mean_ser']:.4f}, 20 dB {out[-1]['ser_20db']:.4f} "
+              f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     if args.json:
         print(json.dumps({"tasks_per_snr": args.tasks_per_snr, "rows": out}))
         return 0
