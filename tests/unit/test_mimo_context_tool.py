@@ -54,3 +54,32 @@ def test_floor_tool_rows_and_bad_input(capsys):
     assert mod.main(["--rows", "T=0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("error: ") for e in err)
+
+
+def test_shipped_ann_detector_without_torch(capsys, monkeypatch):
+    """The shipped same-size ANN (docs/mimo.md 10) runs on numpy alone and stays near LMMSE-LS on the same tasks.
+
+    Exact and deterministic (no sampling).  On the first 50 tasks per SNR it measures 1.01x LMMSE-LS (0.1623
+    against 0.1607); the bound 1.15x fails for a wrong forward or a damaged weight file (an untrained network of
+    this shape scores about 4.8x).
+    """
+    import json
+
+    npz = _PATH.parents[1] / "bittrue" / "models" / "mimo-icl-ann.npz"
+    spec = importlib.util.spec_from_file_location("bittrue_tools_train_mimo_ann", _PATH.with_name("train_mimo_ann.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the tool puts tools/ on sys.path: undone after the test
+    before = set(sys.modules)
+    try:
+        assert mod.main(["eval", str(npz), "--tasks-per-snr", "50", "--json"]) == 0
+        added = set(sys.modules) - before
+    finally:
+        for name in set(sys.modules) - before:
+            if name in ("ann", "_torch_net", "_torch_hw"):
+                sys.modules.pop(name)
+    rep = json.loads(capsys.readouterr().out)
+    assert "torch" not in added
+    assert rep["tasks_per_snr"] == [50] * 16 and rep["columns"][0] == "ANN ICL"
+    assert rep["ratio_to_lmmse_ls"]["ANN ICL"] < 1.15
+    assert mod.main(["eval", str(npz) + ".missing"]) == 2
