@@ -235,7 +235,8 @@ def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | N
     """The ``mimo`` section of ``infer --dataset mimo``: the run's ICL, float ICL and every baseline on its tasks.
 
     ``pred_joint`` (n, Q): the run's joint predictions; ``float_pred``: a callable giving the float ICL's joint
-    predictions on the same prompts (None when the run is the float model).  Writes ``--plot`` if given.
+    predictions on the same prompts (None when the run is the float model).  Writes ``--plot`` if given.  The
+    ``train`` and ``all`` splits have continuous SNRs: they are reported in bins of the nearest even dB.
     """
     from .datasets.mimo import split_joint
     from .mimo_baselines import detect
@@ -243,6 +244,8 @@ def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | N
 
     cfg = MimoConfig()
     tasks = {k: v[sel] for k, v in mimo_tasks(args.split, sel.stop).items()}
+    if args.split != "test":  # training-distribution SNRs are continuous: report them in 2 dB bins
+        tasks["snr_db"] = 2.0 * np.round(tasks["snr_db"] / 2.0)
     name = "ICL float" if args.device == "float" else "ICL " + (drift_label or args.device)
     preds = {name: split_joint(pred_joint, cfg.order, cfg.n_t)}
     if float_pred is not None:

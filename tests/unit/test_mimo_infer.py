@@ -118,3 +118,13 @@ def test_mimo_needs_a_mimo_model(capsys):
                "--quiet"])
     assert rc == 2
     assert "mimo" in capsys.readouterr().err
+
+
+def test_train_split_snrs_are_binned(capsys):
+    """The train split's SNRs are continuous (uniform 0..20 dB): the table bins them to the nearest even dB."""
+    rc = main(["infer", "--dataset", "mimo", "--device", "float", "--split", "train", "--limit", "40", "--json",
+               "--quiet", "--timesteps", "1"])
+    assert rc == 0
+    m = json.loads(capsys.readouterr().out)["mimo"]
+    assert all(s % 2 == 0 and 0 <= s <= 20 for s in m["snr_db"]) and sum(m["tasks_per_snr"]) == 40
+    assert len(m["snr_db"]) <= 11
