@@ -51,6 +51,9 @@ def main(argv=None) -> int:
     p.add_argument("--program-seed", type=int, default=0, help="PCM programming seed (default 0)")
     p.add_argument("--rx-corr", type=float, default=0.9, help="receive correlation of the OOD row (default 0.9)")
     p.add_argument("--model", default=None, help="float model .h5 (default: the shipped mimo-icl)")
+    p.add_argument("--ann", default=None, metavar="FILE.npz",
+                   help="add the same-size ANN detector (tools/train_mimo_ann.py, numpy forward) as a column")
+    p.add_argument("--no-snn", action="store_true", help="skip the bit-true and float ICL (with --ann: ANN only)")
     p.add_argument("--json", action="store_true", help="JSON with every row's full report")
     args = p.parse_args(argv)
     if args.tasks_per_snr < 1 or not 0 <= args.rx_corr < 1:
@@ -61,8 +64,17 @@ def main(argv=None) -> int:
     model = load_model(args.model, "mimo", hw)
     arch = model.arch
     T = arch.timesteps
-    chip = build_chip(model, hw, "pcm", None, False, args.program_seed, args.model, True)
-    runner = Runner(chip, timesteps=T)
+    if not args.no_snn:
+        chip = build_chip(model, hw, "pcm", None, False, args.program_seed, args.model, True)
+        runner = Runner(chip, timesteps=T)
+    ann = None
+    if args.ann:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ann import ann_arch, load_ann
+        from train_mimo_ann import ann_predict
+
+        ann = load_ann(args.ann)
+        ann_a = ann_arch(ann)
     cfg16 = MimoConfig()
     n = args.tasks_per_snr * len(EVAL_SNR_DB)
 
@@ -82,8 +94,12 @@ def main(argv=None) -> int:
         tasks = eval_tasks(cfg_l, n, rx_corr=rho)
         preds = {}
         if L <= cfg16.pilots:
-            bit, flt = icl(np.ascontiguousarray(prompt_tokens(_icl_prompt(tasks, cfg_l, cfg16), cfg16)))
-            preds = {f"ICL pcm 1d (seed {args.program_seed})": bit, "ICL float": flt}
+            tokens = np.ascontiguousarray(prompt_tokens(_icl_prompt(tasks, cfg_l, cfg16), cfg16))
+            if not args.no_snn:
+                bit, flt = icl(tokens)
+                preds = {f"ICL pcm 1d (seed {args.program_seed})": bit, "ICL float": flt}
+            if ann is not None:
+                preds["ANN ICL"] = split_joint(ann_predict(ann, tokens, ann_a), cfg16.order, cfg16.n_t)
         preds["lmmse-ls"] = detect(tasks, cfg_l, "lmmse-ls")
         if rho:
             preds["lmmse-true"] = detect(tasks, cfg_l, "lmmse-true")
@@ -94,16 +110,16 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps({"tasks_per_snr": args.tasks_per_snr, "program_seed": args.program_seed, "rows": rows}))
         return 0
-    cols = [c for c in rows[2]["report"]["columns"]] + ["LMMSE-true", "ML-LS"]
+    cols = [c for c in rows[2]["report"]["columns"]] + ["LMMSE-true", "ML-LS"]  # row 2: L = 16, every ICL column
     print(f"mean SER over 0..20 dB ({args.tasks_per_snr} tasks per SNR, 0..30 dB grid), [SER at 20 dB]\n")
-    print("| pilots L | channel | " + " | ".join(cols) + " | ICL pcm / LMMSE-LS |")
+    print("| pilots L | channel | " + " | ".join(cols) + " | ICL pcm / LMMSE-LS |")  # "n/a" without the SNN
     print("|---:|---|" + "---:|" * (len(cols) + 1))
     for r in rows:
         m = r["report"]
         i20 = m["snr_db"].index(20.0)
         cells = [f"{m['mean_ser'][c]:.3f} [{m['ser'][c][i20]:.3f}]" if c in m["mean_ser"]
-                 else "n/a" if c.startswith("ICL") else "-" for c in cols]
-        ratio = m["ratio_to_lmmse_ls"].get(cols[0])
+                 else "n/a" if "ICL" in c else "-" for c in cols]
+        ratio = m["ratio_to_lmmse_ls"].get(cols[0]) if cols[0].startswith("ICL") else None
         chan = "i.i.d." if not r["rx_corr"] else f"rx corr {r['rx_corr']:g}"
         print(f"| {r['pilots']} | {chan} | " + " | ".join(cells) + f" | {'n/a' if ratio is None else f'{ratio:.2f}'} |")
     return 0
