@@ -12,17 +12,23 @@ dataset: ``y_i = H x_i + n_i``; per task ``Y_p`` (L x n_r) and ``X_p`` (L x n_t)
                     noise variance (the SNR is known) unless ``noise="estimated"``:
                     ``N0_hat = ||Y_p - X_p H_ls^T||_F^2 / (n_r (L - n_t))`` (unbiased; needs L > n_t).
 ``zf``              ``W = pinv(H)``, then the nearest point per antenna.
+``ml``              joint maximum likelihood: of the ``M^n_t`` symbol vectors ``s`` (all of them, ordered by joint
+                    label, antenna 0 most significant) the one minimising ``||y - H s||^2`` (lowest joint label on
+                    ties): the optimal joint detector when ``H`` is the true channel; with ``H_ls`` it is the
+                    mismatched (plug-in) ML detector.  Its cost grows as ``M^n_t`` (16 for 2 x 2 QPSK).
 
 Diagnostic (not a baseline): ``received="rate"`` feeds the detectors the signals an ideal *linear* reader of
 ``T`` encoder time steps could recover from the token spikes (:func:`rate_decoded`): a bound on what any
 network with a linear embedding can do with that token format and T.
 
 Named baselines (:func:`detect`): ``lmmse-ls`` (LMMSE with H_ls), ``lmmse-true`` (LMMSE with the true H),
-``zf-ls`` (ZF with H_ls).  By default they use the *unquantised* received signals; ``received="quantised"``
+``zf-ls`` (ZF with H_ls), ``ml-ls`` (joint ML with H_ls), ``ml-true`` (joint ML with the true H).  By default they use the *unquantised* received signals; ``received="quantised"``
 uses the 8-bit quantised-then-dequantised signals that the spike encoder gets.
 
 SER is the symbol error rate per antenna-symbol: the fraction of (task, query, transmit antenna) whose detected
-index differs from the truth.  ``python -m bittrue.mimo_baselines`` prints the table of ``docs/mimo.md``.
+index differs from the truth; BER counts the differing Gray bits (:func:`bit_errors`).
+``python -m bittrue.mimo_baselines`` prints the full-statistics baseline table of ``docs/mimo.md`` (with intervals,
+:mod:`bittrue.mimo_report`).
 """
 from __future__ import annotations
 
@@ -33,9 +39,9 @@ import sys
 import numpy as np
 
 from .datasets.mimo import (MimoConfig, constellation, dequantise, dequantise_received, prompt_tokens,
-                            quantise_received, test_set)
+                            quantise_received, split_joint)
 
-BASELINES = ("lmmse-ls", "lmmse-true", "zf-ls")
+BASELINES = ("lmmse-ls", "lmmse-true", "zf-ls", "ml-ls", "ml-true")
 
 
 def ls_estimate(y_p: np.ndarray, x_p: np.ndarray) -> np.ndarray:
@@ -85,6 +91,36 @@ def zf(y: np.ndarray, h: np.ndarray, points: np.ndarray) -> np.ndarray:
     return nearest(np.asarray(y) @ np.swapaxes(w, 1, 2), points)
 
 
+def ml(y: np.ndarray, h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Joint ML detection: indices (n, Q, n_t) minimising ``||y - H s||^2`` over all ``M^n_t`` symbol vectors.
+
+    Candidates are enumerated in joint-label order (:func:`bittrue.datasets.mimo.split_joint`), so ties go to the
+    lowest joint label.  Computed in chunks of tasks (at most about 2^22 complex distances at a time).
+    """
+    y = np.asarray(y)
+    h = np.asarray(h)
+    n, q, n_r = y.shape
+    n_t = h.shape[2]
+    m = len(points)
+    cand_idx = split_joint(np.arange(m ** n_t), m, n_t)  # (K, n_t)
+    cand = np.asarray(points)[cand_idx]  # (K, n_t)
+    k = len(cand)
+    out = np.empty((n, q, n_t), dtype=np.int64)
+    step = max(1, (1 << 22) // max(1, q * k * n_r))
+    for i in range(0, n, step):
+        s = h[i:i + step] @ cand.T  # (c, n_r, K): H s for every candidate
+        d = np.sum(np.abs(y[i:i + step, :, :, None] - s[:, None]) ** 2, axis=2)  # (c, Q, K)
+        out[i:i + step] = cand_idx[np.argmin(d, axis=-1)]
+    return out
+
+
+def bit_errors(pred_idx: np.ndarray, true_idx: np.ndarray, order: int) -> np.ndarray:
+    """Wrong Gray bits per antenna-symbol (same shape as the inputs): ``popcount(pred ^ true)``, ``log2 M`` bits."""
+    x = np.bitwise_xor(np.asarray(pred_idx, dtype=np.int64), np.asarray(true_idx, dtype=np.int64))
+    bits = int(order).bit_length() - 1
+    return sum((x >> b) & 1 for b in range(bits))
+
+
 def rate_decoded(tasks: dict[str, np.ndarray], cfg: MimoConfig, timesteps: int = 8, seed: int = 0) -> np.ndarray:
     """Received signals (n, N, n_r) re-estimated from ``timesteps`` Bernoulli draws of the token features.
 
@@ -120,7 +156,7 @@ def received(tasks: dict[str, np.ndarray], cfg: MimoConfig, mode: str = "float",
 
 def detect(tasks: dict[str, np.ndarray], cfg: MimoConfig, baseline: str = "lmmse-ls", *,
            received_mode: str = "float", noise: str = "true", timesteps: int = 8) -> np.ndarray:
-    """Detected query indices (n, Q, n_t) of one named baseline (``lmmse-ls``, ``lmmse-true``, ``zf-ls``)."""
+    """Detected query indices (n, Q, n_t) of one named baseline (:data:`BASELINES`)."""
     if baseline not in BASELINES:
         raise ValueError(f"detect: unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
     if noise not in ("true", "estimated"):
@@ -130,12 +166,14 @@ def detect(tasks: dict[str, np.ndarray], cfg: MimoConfig, baseline: str = "lmmse
     L = cfg.pilots
     y_p, y_q = y[:, :L], y[:, L:]
     x_p = tasks["x"][:, :L]
-    if baseline == "lmmse-true":
+    if baseline.endswith("-true"):
         h = tasks["H"]
     else:
         h = ls_estimate(y_p, x_p)
     if baseline == "zf-ls":
         return zf(y_q, h, pts)
+    if baseline.startswith("ml-"):
+        return ml(y_q, h, pts)
     n0 = tasks["noise_var"] if noise == "true" else ls_noise_var(y_p, x_p, ls_estimate(y_p, x_p))
     return lmmse(y_q, h, n0, pts)
 
@@ -160,32 +198,25 @@ def mean_ser(table: dict[float, float]) -> float:
     return float(np.mean(list(table.values())))
 
 
-def baseline_table(cfg: MimoConfig | None = None, n_tasks: int = 2000, seed: int | None = None,
-                   received_mode: str = "float", timesteps: int = 8) -> dict[str, dict[float, float]]:
-    """SER-versus-SNR of every baseline on :func:`bittrue.datasets.mimo.test_set`."""
-    cfg = MimoConfig() if cfg is None else cfg
-    tasks = test_set(cfg, n_tasks) if seed is None else test_set(cfg, n_tasks, seed)
-    return {b: ser_by_snr(detect(tasks, cfg, b, received_mode=received_mode, timesteps=timesteps),
-                          tasks["query_idx"], tasks["snr_db"])
-            for b in BASELINES}
-
-
-def format_table(tables: dict[str, dict[float, float]]) -> str:
-    """Markdown table: one row per SNR, one column per detector, then the mean over SNRs."""
-    names = list(tables)
-    snrs = sorted(next(iter(tables.values())))
-    lines = ["| SNR (dB) | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
-    for s in snrs:
-        lines.append(f"| {s:g} | " + " | ".join(f"{tables[n][s]:.4f}" for n in names) + " |")
-    lines.append("| mean | " + " | ".join(f"{mean_ser(tables[n]):.4f}" for n in names) + " |")
-    return "\n".join(lines)
+def baseline_predictions(tasks: dict[str, np.ndarray], cfg: MimoConfig, received_mode: str = "float",
+                         timesteps: int = 8) -> dict[str, np.ndarray]:
+    """``{baseline: detected indices (n, Q, n_t)}`` of every baseline of :data:`BASELINES` on ``tasks``."""
+    return {b: detect(tasks, cfg, b, received_mode=received_mode, timesteps=timesteps) for b in BASELINES}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .datasets.mimo import EVAL_SNR_DB, TEST_SEED, eval_tasks
+    from .mimo_report import FULL_TASKS_PER_SNR, format_report, mimo_report
+
     p = argparse.ArgumentParser(prog="python -m bittrue.mimo_baselines",
-                                description="SER versus SNR of the classical detectors on the MIMO test set")
-    p.add_argument("--tasks", type=int, default=2000, help="test tasks (default 2000)")
-    p.add_argument("--seed", type=int, default=None, help="test-set seed (default the fixed TEST_SEED)")
+                                description="SER and BER versus SNR of the classical detectors on the MIMO "
+                                            "evaluation set, with 95 % intervals and SNR losses")
+    p.add_argument("--tasks-per-snr", type=int, default=FULL_TASKS_PER_SNR,
+                   help=f"tasks per SNR point (default {FULL_TASKS_PER_SNR}: the full-statistics set)")
+    p.add_argument("--seed", type=int, default=TEST_SEED, help=f"evaluation-set seed (default {TEST_SEED})")
+    p.add_argument("--rx-corr", type=float, default=0.0,
+                   help="receive-antenna correlation rho of the channel (default 0: i.i.d., the training "
+                        "distribution)")
     p.add_argument("--modulation", default="qpsk", help="qpsk, 16qam or 64qam (default qpsk)")
     p.add_argument("--antennas", default="2x2", help="n_r x n_t (default 2x2)")
     p.add_argument("--pilots", type=int, default=16)
@@ -202,21 +233,20 @@ def main(argv: list[str] | None = None) -> int:
         n_r, n_t = (int(v) for v in args.antennas.lower().split("x"))
         cfg = MimoConfig(n_r=n_r, n_t=n_t, modulation=args.modulation, pilots=args.pilots, queries=args.queries,
                         levels=args.levels)
+        if args.tasks_per_snr < 1 or args.timesteps < 1 or args.seed < 0:
+            raise ValueError("--tasks-per-snr and --timesteps must be >= 1, --seed >= 0")
+        tasks = eval_tasks(cfg, args.tasks_per_snr * len(EVAL_SNR_DB), args.seed, rx_corr=args.rx_corr)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.tasks < 1 or args.timesteps < 1:
-        print("error: --tasks and --timesteps must be >= 1", file=sys.stderr)
-        return 2
-    tables = baseline_table(cfg, args.tasks, args.seed, args.received, args.timesteps)
+    preds = baseline_predictions(tasks, cfg, args.received, args.timesteps)
+    rep = mimo_report(tasks, preds, cfg)
+    rep.update(received=args.received, timesteps=args.timesteps if args.received == "rate" else None,
+               seed=args.seed, rx_corr=args.rx_corr)
     if args.json:
-        print(json.dumps({"config": cfg.to_dict(), "tasks": args.tasks, "received": args.received,
-                          "timesteps": args.timesteps if args.received == "rate" else None,
-                          "snr_db": sorted(next(iter(tables.values()))),
-                          "ser": {b: [t[s] for s in sorted(t)] for b, t in tables.items()},
-                          "mean_ser": {b: mean_ser(t) for b, t in tables.items()}}, sort_keys=True))
+        print(json.dumps(rep, sort_keys=True))
     else:
-        print(format_table(tables))
+        print(format_report(rep))
     return 0
 
 

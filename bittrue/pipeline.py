@@ -76,7 +76,7 @@ def load_selection(dataset: str, split: str, arch, start: int, limit: int | None
     from .workloads import load_tokens
 
     try:
-        x, labels = load_tokens(dataset, split, arch, data_dir)
+        x, labels = load_tokens(dataset, split, arch, data_dir, None if limit is None else start + limit)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     sel = select(len(x), start, limit)

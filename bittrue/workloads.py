@@ -4,10 +4,12 @@
 
 ``mimo`` (spec 8, ``docs/mimo.md``): in-context MIMO symbol detection, 2 x 2 QPSK, 16 pilots, 4 queries.  One
 sample is one prompt (20 tokens of 73 features); its labels are the joint 16-class symbols of its Q query tokens,
-shape (n, Q).  Split ``test`` is the fixed test set :func:`bittrue.datasets.mimo.test_set` (2,000 tasks, SNR
-0, 2, ..., 20 dB interleaved); split ``train`` is :data:`MIMO_TRAIN_TASKS` tasks of the training distribution
-(SNR uniform 0..20 dB) from the seeded generator with :data:`MIMO_TRAIN_SEED` (disjoint from the test set's
-seed): compile calibrates the ADCs of the ``mimo-icl`` model on its first prompts.
+shape (n, Q).  Split ``test`` is the seeded evaluation sequence :func:`bittrue.datasets.mimo.eval_tasks` (SNR
+0, 2, ..., 30 dB interleaved, seed ``TEST_SEED``): nominally :data:`MIMO_TEST_TASKS` tasks (250 per SNR), but a
+caller that asks for more (``n``, e.g. ``infer --tasks-per-snr``) gets the longer prefix of the same sequence;
+split ``train`` is :data:`MIMO_TRAIN_TASKS` tasks of the training distribution (SNR uniform 0..20 dB) from the
+seeded generator with :data:`MIMO_TRAIN_SEED` (disjoint from the test set's seed): compile calibrates the ADCs of
+the ``mimo-icl`` model on its first prompts.
 
 ``cifar10``: CIFAR-10 from the user's binary files (``data_dir``: the extracted ``cifar-10-batches-bin`` folder;
 nothing ships and nothing is downloaded), 4 x 4 x 3 patch tokens of the pixel bytes; ``train`` is
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .datasets.mimo import EVAL_SNR_DB
 from .model import Architecture
 
 DATASETS = ("digits", "mimo", "cifar10")
@@ -26,15 +29,23 @@ DEFAULT_MODEL = {"digits": "digits", "mimo": "mimo-icl"}
 #: Seed and size of the mimo ``train`` split (ADC calibration prompts); the test set uses ``TEST_SEED``.
 MIMO_TRAIN_SEED = 8_080_808
 MIMO_TRAIN_TASKS = 2000
+#: Default tasks per SNR of the mimo ``test`` split (16 SNRs: 4,000 tasks, about a minute of emulation).
+MIMO_TEST_TASKS_PER_SNR = 250
+#: Nominal size of the mimo ``test`` split.
+MIMO_TEST_TASKS = len(EVAL_SNR_DB) * MIMO_TEST_TASKS_PER_SNR
 
 
-def mimo_tasks(split: str) -> dict[str, np.ndarray]:
-    """The tasks (``generate_tasks`` dict, task-first arrays) of a mimo split: ``test``, ``train`` or ``all``."""
-    from .datasets.mimo import MimoConfig, generate_tasks, test_set
+def mimo_tasks(split: str, n: int | None = None) -> dict[str, np.ndarray]:
+    """The tasks (``generate_tasks`` dict, task-first arrays) of a mimo split: ``test``, ``train`` or ``all``.
+
+    ``n``: for ``test``, the number of tasks when more than the nominal :data:`MIMO_TEST_TASKS` are wanted (the
+    longer prefix of the same seeded sequence); ignored for the other splits.
+    """
+    from .datasets.mimo import MimoConfig, eval_tasks, generate_tasks
 
     cfg = MimoConfig()
     if split == "test":
-        return test_set(cfg)
+        return eval_tasks(cfg, max(MIMO_TEST_TASKS, n or 0))
     if split == "train":
         return generate_tasks(cfg, MIMO_TRAIN_TASKS, MIMO_TRAIN_SEED)
     if split == "all":
@@ -67,11 +78,13 @@ def check_data_dir(dataset: str, data_dir) -> None:
                                    f"records (truncated or not the binary version?)")
 
 
-def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None,
+                stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(feature_code uint8 (n, n_patches, token_features), labels int64) of ``dataset``/``split`` for ``arch``.
 
     Labels are (n,) classes for digits and cifar10 and (n, Q) joint query classes for mimo.  ``data_dir``: the
-    cifar10 files (:func:`check_data_dir`).
+    cifar10 files (:func:`check_data_dir`).  ``stop``: the caller's last sample + 1; the mimo test split grows
+    to it (:func:`mimo_tasks`), the other splits ignore it.
     """
     if dataset in ("digits", "cifar10"):
         from .datasets._common import patchify
@@ -94,7 +107,7 @@ def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None) -> 
         from .datasets.mimo import MimoConfig, prompt_tokens, query_labels
 
         cfg = MimoConfig()
-        tasks = mimo_tasks(split)
+        tasks = mimo_tasks(split, stop)
         tokens = prompt_tokens(tasks, cfg)
         labels = query_labels(tasks, cfg)
         if arch.readout_tokens != cfg.queries or arch.n_classes != cfg.n_classes:

@@ -22,7 +22,7 @@ SSA, no CLS token, logits read from the last Q tokens, all taken from the ``Arch
 
 Data: fresh tasks every step from :func:`bittrue.datasets.mimo.generate_tasks` (SNR uniform 0..20 dB), step
 ``s`` drawn with seed ``TRAIN_SEED_BASE + seed * 10^7 + s``; model selection on a validation set (seed
-``VAL_SEED``, the test set's SNR grid).  Neither touches the test set's seed (``TEST_SEED``).
+``VAL_SEED``, the evaluation grid's 0..20 dB part).  Neither touches the test set's seed (``TEST_SEED``).
 
 Hardware-aware training (train mode only, ramped in over ``--noise-warmup`` of the steps): PCM weight noise of
 spec 4.4 read at ``--pcm-time`` (stochastic terms scaled by ``--pcm-noise``) and an ADC model (``--adc-bits``,
@@ -112,7 +112,8 @@ def main(argv=None) -> int:  # noqa: C901
     from _torch_hw import HWOptions
     from _torch_net import SpikingTransformer, load_snn, snn_to_float_model
     from bittrue.config import ConfigError, HardwareConfig
-    from bittrue.datasets.mimo import TEST_SEED, MimoConfig, generate_tasks, prompt_tokens, query_labels, test_set
+    from bittrue.datasets.mimo import (EVAL_SNR_DB, TEST_SEED, MimoConfig, eval_tasks, generate_tasks,
+                                       prompt_tokens, query_labels)
     from bittrue.floatmodel import float_forward
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
     from bittrue.model import ARCHITECTURES, load_float_model, save_float_model
@@ -143,7 +144,7 @@ def main(argv=None) -> int:  # noqa: C901
         init_stages = list(init_fm.training.get("stages", [init_fm.training.get("command", f"unknown ({args.init})")]))
         log(args, f"initialised from {args.init}")
 
-    val = test_set(cfg, VAL_TASKS, seed=VAL_SEED)
+    val = eval_tasks(cfg, VAL_TASKS, seed=VAL_SEED, snr_grid_db=EVAL_SNR_DB[:11])  # 0, 2, ..., 20 dB
     val_x = torch.from_numpy(prompt_tokens(val, cfg).astype(np.float32) / 256.0).to(dev)
     val_lmmse = mean_ser(ser_by_snr(detect(val, cfg, "lmmse-ls"), val["query_idx"], val["snr_db"]))
     log(args, f"validation: {VAL_TASKS} tasks (seed {VAL_SEED}), LMMSE-LS mean SER {val_lmmse:.4f}")
@@ -223,7 +224,7 @@ def main(argv=None) -> int:  # noqa: C901
         "optimizer": f"AdamW lr={args.lr} wd={args.weight_decay}, 3 % warm-up then cosine to 0",
         "loss": "cross entropy per query token, joint 16-class label, logits / T",
         "data": f"fresh tasks per step: generate_tasks(MimoConfig(), {args.batch}, {seed0} + step), "
-                f"SNR uniform 0..20 dB; validation test_set(cfg, {VAL_TASKS}, seed={VAL_SEED})",
+                f"SNR uniform 0..20 dB; validation eval_tasks(cfg, {VAL_TASKS}, seed={VAL_SEED}, 0..20 dB)",
         "ssa_warmup_fraction": args.ssa_warmup, "qkv_beta_init": args.qkv_beta_init,
         "threshold_learned": not args.fixed_threshold, "surrogate": "atan alpha=2, reset detached",
         "leak_shift": hw.lif.leak_shift, "reset": hw.lif.reset.name.lower(), "k_s": k_s, "k_o": k_o,

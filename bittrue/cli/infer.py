@@ -12,7 +12,6 @@ from ..options import UsageError
 from ..options import fmt_time as _fmt_time
 from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar, log
-from ._mimo import _mimo_table, _print_mimo
 from .common import check_replayable_option, chip_bytes, float_logits, no_complete_batch
 
 
@@ -50,6 +49,9 @@ def cmd_infer(args) -> int:
         from ..dist import check_scheduler
 
         check_scheduler(args)
+    from ..mimo_report import prepare_infer
+
+    prepare_infer(args)  # mimo: --tasks-per-snr, --plot
     x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.limit, args.data_dir)
     T = cfg.run.timesteps or arch.timesteps
     t0 = time.perf_counter()
@@ -155,7 +157,12 @@ def cmd_infer(args) -> int:
     acc = correct / labels.size  # mimo: per query token (joint symbol)
     mimo = None
     if args.dataset == "mimo":
-        mimo = _mimo_table(args, model, cfg, x, pred, sel, T, drift)
+        from ..mimo_report import infer_section
+        from .common import float_logits
+
+        mimo = infer_section(args, pred, sel, f"pcm {_fmt_time(drift)}" if args.device == "pcm" else None,
+                             None if args.device == "float" else
+                             lambda: predict(float_logits(model, cfg, x, T, args.batch_size, args.quiet)))
     res = {
         "bittrue_version": __version__, "dataset": args.dataset, "split": args.split, "start": sel.start,
         "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,
@@ -191,7 +198,9 @@ def cmd_infer(args) -> int:
               f"{t_prep - t0 - t_warm:.2f} s; JIT/warm-up {t_warm:.2f} s; total {total:.2f} s)")
         print(f"config     {cfg.config_hash()}  root seed {cfg.run.root_seed}")
         if mimo is not None:
-            _print_mimo(mimo)
+            from ..mimo_report import print_section
+
+            print_section(mimo)
         if args.log:
             from ..run import SIGNALS
 

@@ -68,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(docs/golden-schema.md 5.2)")
     q.add_argument("--resume", action="store_true",
                    help="continue an interrupted --log run from its last complete batch (FILE.h5.partial)")
-    q.add_argument("--force", action="store_true", help="overwrite an existing --log file (or its partial file)")
+    q.add_argument("--force", action="store_true",
+                   help="overwrite an existing --log file (or its partial file) or --plot file")
+    q.add_argument("--tasks-per-snr", type=_pos_int, default=None, metavar="N",
+                   help="mimo: the first N tasks per SNR of the test split (default 250; 10000 for the full "
+                        "statistics, docs/mimo.md)")
+    q.add_argument("--plot", default=None, metavar="FILE.png", help="mimo: write the SER-versus-SNR waterfall plot")
     from ..dist import add_dist_options
 
     add_dist_options(q)

@@ -126,11 +126,12 @@ def test_zf_equals_lmmse_true_at_very_high_snr():
     assert np.mean(pz == pl) > 0.999
 
 
-def test_detector_ordering_on_test_set():
+def test_detector_ordering_on_eval_set():
     cfg = MimoConfig()
-    t = mimo.test_set(cfg, n_tasks=1100)
+    t = mimo.eval_tasks(cfg, n_tasks=1100, snr_grid_db=mimo.EVAL_SNR_DB[:11])
     ser = {b: mb.mean_ser(mb.ser_by_snr(mb.detect(t, cfg, b), t["query_idx"], t["snr_db"])) for b in mb.BASELINES}
     assert ser["lmmse-true"] < ser["lmmse-ls"] < ser["zf-ls"]
+    assert ser["ml-true"] < ser["lmmse-true"] and ser["ml-true"] < ser["ml-ls"] < ser["lmmse-ls"]
     q = mb.mean_ser(mb.ser_by_snr(mb.detect(t, cfg, "lmmse-ls", received_mode="quantised"), t["query_idx"],
                                   t["snr_db"]))
     assert abs(q - ser["lmmse-ls"]) < 0.01  # 8-bit quantisation costs (almost) nothing
@@ -152,7 +153,7 @@ def test_unbiased_lmmse_helps_16qam():
 def test_detect_rejects():
     cfg, t = _tasks(5.0, n=3)
     with pytest.raises(ValueError, match="baseline"):
-        mb.detect(t, cfg, "ml")
+        mb.detect(t, cfg, "ml-guess")
     with pytest.raises(ValueError, match="noise"):
         mb.detect(t, cfg, "lmmse-ls", noise="guess")
     with pytest.raises(ValueError, match="mode"):
@@ -185,12 +186,30 @@ def test_ser_by_snr_hand_table():
 
 
 def test_main_table_and_json(capsys):
-    assert mb.main(["--tasks", "22"]) == 0
+    assert mb.main(["--tasks-per-snr", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("| SNR (dB) | lmmse-ls | lmmse-true | zf-ls |") and "| mean |" in out
-    assert len(out.strip().splitlines()) == 2 + 11 + 1
-    assert mb.main(["--tasks", "22", "--json", "--received", "quantised"]) == 0
+    assert "| SNR (dB) | tasks | LMMSE-LS | LMMSE-true | ZF-LS | ML-LS | ML-true |" in out
+    assert "| mean 0..20 dB |" in out and "not met" in out
+    assert mb.main(["--tasks-per-snr", "3", "--json", "--received", "quantised", "--rx-corr", "0.5"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["snr_db"] == [float(s) for s in range(0, 21, 2)]
-    assert set(d["ser"]) == set(mb.BASELINES) and len(d["ser"]["zf-ls"]) == 11
+    assert d["snr_db"] == [float(s) for s in range(0, 31, 2)] and d["tasks_per_snr"] == [3] * 16
+    assert d["columns"] == ["LMMSE-LS", "LMMSE-true", "ZF-LS", "ML-LS", "ML-true"] and len(d["ser"]["ZF-LS"]) == 16
+    assert d["rx_corr"] == 0.5 and d["received"] == "quantised"
     assert mb.main(["--antennas", "2by2"]) == 2
+    assert mb.main(["--rx-corr", "1.5"]) == 2
+
+
+def test_ml_is_exhaustive_and_bit_errors():
+    """ML returns the candidate of least distance (checked against every hypothesis); Gray bit errors by hand."""
+    cfg, t = _tasks(6.0, n=50, seed=4)
+    y, h = t["y"][:, 16:], t["H"]
+    p = mb.ml(y, h, QPSK)
+    best = np.sum(np.abs(y - np.einsum("nrt,nqt->nqr", h, QPSK[p])) ** 2, axis=-1)
+    for a in range(4):
+        for b in range(4):
+            s = QPSK[[a, b]]
+            assert np.all(best <= np.sum(np.abs(y - (h @ s)[:, None, :]) ** 2, axis=-1) + 1e-12)
+    assert mb.ml(y, h, QPSK).dtype == np.int64
+    p16 = mb.ml(y[:3], h[:3], mimo.constellation("16qam"))
+    assert p16.shape == (3, 4, 2) and p16.max() < 16
+    np.testing.assert_array_equal(mb.bit_errors(np.array([0, 3, 1, 5]), np.array([3, 3, 0, 10]), 16), [2, 0, 1, 4])

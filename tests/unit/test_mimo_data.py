@@ -1,7 +1,6 @@
 """Unit tests of the MIMO in-context-learning task generator (spec 8, ``bittrue.datasets.mimo``).
 
 Statistical checks use fixed seeds and bounds of at least 6 standard deviations (CONVENTIONS, test layering).
-``test_set`` is always called as ``mimo.test_set`` so that pytest never collects it.
 """
 from __future__ import annotations
 
@@ -125,18 +124,37 @@ def test_training_snr_is_uniform():
     assert abs(np.mean(s < 5) - 0.25) < 6 * np.sqrt(0.25 * 0.75 / 3000)
 
 
-def test_test_set_grid_and_balance():
+def test_eval_set_grid_and_balance():
     c = MimoConfig()
-    t = mimo.test_set(c)
+    t = mimo.eval_tasks(c, 2000)
     assert t["y"].shape == (2000, 20, 2)
-    grid = np.arange(0, 21, 2, dtype=float)
-    np.testing.assert_array_equal(t["snr_db"][:11], grid)
+    grid = np.arange(0, 31, 2, dtype=float)
+    np.testing.assert_array_equal(t["snr_db"][:16], grid)
     vals, counts = np.unique(t["snr_db"], return_counts=True)
     np.testing.assert_array_equal(vals, grid)
-    assert counts.tolist() == [182] * 9 + [181] * 2
-    t2 = mimo.test_set(c, n_tasks=110)
-    np.testing.assert_array_equal(t2["y"], t["y"][:110])
+    assert counts.tolist() == [125] * 16
+    t2 = mimo.eval_tasks(c, n_tasks=160)
+    np.testing.assert_array_equal(t2["y"], t["y"][:160])
     assert np.all(np.unique(t2["snr_db"], return_counts=True)[1] == 10)
+
+
+def test_rx_correlation_kronecker():
+    """rho = 0 is the i.i.d. draw; rho > 0 keeps unit-power entries and gives E[h_0 h_1^*] = rho (6 sigma)."""
+    c = MimoConfig()
+    a = mimo.generate_tasks(c, 4000, seed=3, snr_db=10.0)
+    b = mimo.generate_tasks(c, 4000, seed=3, snr_db=10.0, rx_corr=0.0)
+    np.testing.assert_array_equal(a["H"], b["H"])
+    r = mimo.generate_tasks(c, 4000, seed=3, snr_db=10.0, rx_corr=0.9)
+    np.testing.assert_array_equal(r["x_idx"], a["x_idx"])
+    h = r["H"]  # (n, 2, 2): rows are receive antennas
+    n = h.shape[0] * h.shape[2]
+    power = np.mean(np.abs(h) ** 2, axis=(0, 2))
+    assert np.all(np.abs(power - 1) < 6 / np.sqrt(n))  # |h|^2 ~ Exp(1): sd 1 per sample
+    corr = np.mean(h[:, 0] * h[:, 1].conj())
+    assert abs(corr - 0.9) < 6 / np.sqrt(n)
+    np.testing.assert_allclose(mimo.rx_correlation(3, 0.5), [[1, .5, .25], [.5, 1, .5], [.25, .5, 1]])
+    with pytest.raises(ValueError, match="rx_corr"):
+        mimo.generate_tasks(c, 2, seed=3, rx_corr=1.0)
 
 
 # ------------------------------------------------------------------ quantiser, tokens
