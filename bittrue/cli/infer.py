@@ -158,7 +158,6 @@ def cmd_infer(args) -> int:
     mimo = None
     if args.dataset == "mimo":
         from ..mimo_report import infer_section
-        from .common import float_logits
 
         mimo = infer_section(args, pred, sel, f"pcm {_fmt_time(drift)}" if args.device == "pcm" else None,
                              None if args.device == "float" else
