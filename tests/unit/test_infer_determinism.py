@@ -9,6 +9,8 @@ import pytest
 from bittrue.cli import main
 from bittrue.model import ARCHITECTURES, random_float_model, save_float_model
 
+pytestmark = pytest.mark.integration  # whole CLI commands (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
