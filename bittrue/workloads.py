@@ -74,7 +74,7 @@ def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None) -> 
     cifar10 files (:func:`check_data_dir`).
     """
     if dataset in ("digits", "cifar10"):
-        from .datasets._common import patchify
+        from .datasets import patchify
 
         if dataset == "digits":
             from .datasets.digits import load_digits
