@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -62,13 +63,13 @@ def tiny_digits_model():
 
 
 def export(model: Path, out: Path, args: list[str], hardware_toml: str) -> int:
-    """Run ``bittrue golden`` in-process with the manifest's arguments; returns its exit code."""
-    from bittrue import cli
-
+    """Run ``python -m bittrue golden`` (as a user would) with the manifest's arguments; returns its exit code."""
     with tempfile.TemporaryDirectory() as d:
         hw = Path(d) / "hw.toml"
         hw.write_text(hardware_toml)
-        return cli.main(["golden", *args, "--model", str(model), "--hardware", str(hw), "-o", str(out), "--force"])
+        cmd = [sys.executable, "-m", "bittrue", "golden", *args, "--model", str(model), "--hardware", str(hw),
+               "-o", str(out), "--force"]
+        return subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
 
 
 def gunzip(src: Path, dst: Path) -> None:
