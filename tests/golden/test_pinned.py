@@ -117,6 +117,22 @@ def test_pinned_file_verifies(files, capsys):
     assert cli.main(["verify", str(pinned), "-q"]) == 0, f"{capsys.readouterr().out} ({REGEN} if intended)"
 
 
+def test_infer_reproduces_pinned_logits(files, capsys):
+    """``infer --json`` of the pinned configuration prints the pinned file's logits and prediction (infer and
+    golden run the same numbers, and infer's are pinned too)."""
+    pinned, _ = files
+    args = list(MANIFEST["golden_args"])
+    args[args.index("--samples")] = "--limit"
+    args.remove("--replayable")
+    hw = pinned.parent / "hw.toml"
+    capsys.readouterr()
+    assert cli.main(["infer", *args, "--model", str(DATA / "pinned_model.h5"), "--hardware", str(hw), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    with h5py.File(pinned, "r") as f:
+        logits, pred = f["outputs/logits"][()], f["outputs/prediction"][()]
+    assert res["logits"] == logits.tolist() and res["predictions"] == pred.tolist(), f"{REGEN} if intended"
+
+
 def test_comparison_finds_one_changed_value(files, tmp_path):
     """The comparison is not blind: one value of one signal changed in a copy is found and named."""
     pinned, _ = files
