@@ -44,7 +44,7 @@ GOLDEN_ARGS = ["--dataset", "digits", "--split", "test", "--start", "0", "--samp
                "--device", "pcm", "--drift-time", "1d", "--program-seed", "3", "--seed", "7", "--replayable",
                "-q"]
 #: a small calibration set keeps the export fast; everything else is the XPK-1 default
-HARDWARE_TOML = "[tile]\ncalibration_samples = 32\n"
+HARDWARE_TOML = "[tile]\ncalibration_samples = 32\n[ssa]\nk_s = 2\nk_o = 2\n"
 
 
 def _sha(path: Path) -> str:
