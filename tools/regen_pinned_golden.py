@@ -12,8 +12,8 @@ and commit the three files it writes:
   MLP 32), deterministic bytes from a fixed seed; pinned as a file so a change of the random-model helper does
   not move the golden file;
 * ``tests/data/pinned_golden.h5.gz``: ``python -m bittrue golden`` of 1 digits test sample, T = 2, every signal,
-  ``--replayable``, root seed 7, programming seed 3, PCM at 1 day, gzipped byte for byte (the HDF5 file is
-  850 kB, mostly per-dataset metadata; gzip makes it about 120 kB);
+  ``--replayable``, root seed 7, programming seed 3, PCM at 1 day, SSA counters K_S = K_O = 2, gzipped byte
+  for byte (the HDF5 file is 850 kB, mostly per-dataset metadata; gzip makes it about 120 kB);
 * ``tests/data/pinned_golden.json``: the manifest: the ``golden`` arguments and hardware TOML the test replays,
   and the sha256 digests of the model and of the (uncompressed) golden file, the digest ``golden`` prints (the test checks them first, so the files cannot be edited by hand
   unnoticed).
@@ -43,7 +43,8 @@ MODEL_SEED = 18
 GOLDEN_ARGS = ["--dataset", "digits", "--split", "test", "--start", "0", "--samples", "1", "--timesteps", "2",
                "--device", "pcm", "--drift-time", "1d", "--program-seed", "3", "--seed", "7", "--replayable",
                "-q"]
-#: a small calibration set keeps the export fast; everything else is the XPK-1 default
+#: a small calibration set keeps the export fast; K_S = K_O = 2 so that the SSA counters saturate in the sample
+#: (with the defaults no count reached the limit, and a wrong saturation passed); everything else is the default
 HARDWARE_TOML = "[tile]\ncalibration_samples = 32\n[ssa]\nk_s = 2\nk_o = 2\n"
 
 
