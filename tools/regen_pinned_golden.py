@@ -15,8 +15,8 @@ and commit the three files it writes:
   ``--replayable``, root seed 7, programming seed 3, PCM at 1 day, SSA counters K_S = K_O = 2, gzipped byte
   for byte (the HDF5 file is 850 kB, mostly per-dataset metadata; gzip makes it about 120 kB);
 * ``tests/data/pinned_golden.json``: the manifest: the ``golden`` arguments and hardware TOML the test replays,
-  and the sha256 digests of the model and of the (uncompressed) golden file, the digest ``golden`` prints (the test checks them first, so the files cannot be edited by hand
-  unnoticed).
+  and the sha256 digests of the model and of the (uncompressed) golden file, the digest ``golden`` prints
+  (the test checks them first, so the files cannot be edited by hand unnoticed).
 
 Usage: ``python tools/regen_pinned_golden.py [--dir DIR]`` (default ``tests/data`` of this checkout).
 """
