@@ -46,7 +46,11 @@ def _diff_attrs(name: str, pa, fa, skip=frozenset()) -> str | None:
         return f"{name}: attributes differ: missing {sorted(pk - fk)}, new {sorted(fk - pk)}"
     for k in pa.keys():
         if k not in skip and not _same(pa[k], fa[k]):
-            return f"{name}: attribute {k!r} pinned {pa[k]!r}, now {fa[k]!r}"
+            a, b = pa[k], fa[k]
+            if isinstance(a, str) and isinstance(b, str) and max(len(a), len(b)) > 160:  # e.g. config_json
+                i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                a, b = f"...{a[max(0, i - 60):i + 40]}...", f"...{b[max(0, i - 60):i + 40]}..."
+            return f"{name}: attribute {k!r} pinned {a!r}, now {b!r}"
     return None
 
 
