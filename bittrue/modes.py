@@ -1,24 +1,14 @@
 """Named integer modes passed to kernels as small ints (never booleans).
 
-Every enum here is an :class:`enum.IntEnum`; kernels receive ``int(mode)``.
+Every enum here is an :class:`enum.IntEnum`; kernels receive ``int(mode)``.  The kernels (which never import
+``bittrue``) compare against their own copies of the values (``MASK_*`` in ``kernels/ssa.py``, ``RESET_*`` in
+``kernels/lif.py``, ``SHARING_*`` in ``kernels/lfsr.py``); ``tests/unit/test_modes.py`` ties each copy to its member
+here.  Overflow and rounding are not modes: XPK-1 fixes them per signal (saturate; floor shifts, round-half-up
+where spec 1.2 says so), see ``docs/architecture.md`` section 1.
 """
 from __future__ import annotations
 
 import enum
-
-
-class Overflow(enum.IntEnum):
-    """What a register does when a result leaves its range."""
-
-    SATURATE = 0  #: clamp to the register's min/max (XPK-1 default, spec 1.1)
-    WRAP = 1  #: two's-complement wrap-around (explicit, never implicit)
-
-
-class Rounding(enum.IntEnum):
-    """How a right shift or a division drops fractional bits."""
-
-    FLOOR = 0  #: arithmetic right shift (spec 1.2)
-    HALF_UP = 1  #: floor(x + 1/2), round to nearest (spec 1.2)
 
 
 class Mask(enum.IntEnum):

@@ -87,7 +87,7 @@ def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None,
     to it (:func:`mimo_tasks`), the other splits ignore it.
     """
     if dataset in ("digits", "cifar10"):
-        from .datasets._common import patchify
+        from .datasets import patchify
 
         if dataset == "digits":
             from .datasets.digits import load_digits

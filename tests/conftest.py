@@ -6,6 +6,9 @@ Profiles (select with ``HYPOTHESIS_PROFILE=dev|ci|nightly``, default ``dev``):
 * ``ci``: hypothesis' built-in ``ci`` profile plus ``deadline=None``, 60 examples;
 * ``nightly``: 500 examples, no deadline.
 
+Markers: every test under ``tests/integration``, ``tests/golden`` and ``tests/rtl`` is marked ``integration``
+(they run whole CLI commands or pipelines); modules elsewhere that do so set ``pytestmark``.
+
 ``tests/`` is put on ``sys.path`` so test modules can ``import reference`` and
 ``import strategies`` under ``--import-mode=importlib``.
 """
@@ -48,6 +51,17 @@ def pytest_report_header(config):
         f"numba threads: {numba.get_num_threads()} (NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}),"
         f" threading layer {layer}, hypothesis profile {_PROFILE}",
     ]
+
+
+_INTEGRATION_DIRS = ("integration", "golden", "rtl")
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(_TESTS)
+    for item in items:
+        rel = Path(str(item.path)).resolve().relative_to(root) if str(item.path).startswith(_TESTS) else None
+        if rel is not None and rel.parts[0] in _INTEGRATION_DIRS:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -109,6 +109,22 @@ def ref_mask(mask: int, i: int, j: int) -> int:
     return 1
 
 
+def ref_pack_bits(rows):
+    """Pack 0/1 rows (lists) into 64-bit words: word ``w`` of a row has bit ``b`` = ``row[64 w + b]``.
+
+    Returns a list of lists of Python ints (``ceil(len(row) / 64)`` words per row, high bits of the last word 0).
+    The transposed packing of ``v`` is ``ref_pack_bits`` of the transposed lists.
+    """
+    out = []
+    for row in rows:
+        words = [0] * ((len(row) + 63) // 64)
+        for c, bit in enumerate(row):
+            if bit:
+                words[c // 64] += 1 << (c % 64)
+        out.append(words)
+    return out
+
+
 def ref_ssa_head(q, k, v, mask, k_s, k_o, draw_s, draw_o):
     """SSA on unpacked 0/1 lists of lists.
 

@@ -160,7 +160,7 @@ def ann_forward_tokens(params: dict[str, np.ndarray], x: np.ndarray, arch) -> np
 
 def ann_forward(params: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
     """Logits float64 (n, n_classes) for uint8 images (n, H, W, C) in 0..255."""
-    from bittrue.datasets._common import patchify
+    from bittrue.datasets import patchify
 
     images = np.asarray(images)
     arch = ann_arch(params, images.shape[1:])

@@ -243,7 +243,7 @@ def _main(args, argv) -> int:  # noqa: C901
                             snn_to_float_model)
     from ann import ann_forward, load_ann, save_ann
     from bittrue.config import ConfigError, HardwareConfig
-    from bittrue.datasets._common import patchify
+    from bittrue.datasets import patchify
     from bittrue.floatmodel import float_predict
     from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model
     from bittrue.modes import Reset

@@ -14,7 +14,7 @@ def random_tokens(arch: Architecture, n: int, seed: int = 0) -> np.ndarray:
     """``n`` uniformly random 8-bit inputs of ``arch`` (random images, patchified), uint8."""
     rng = np.random.default_rng(seed)
     if arch.image_shape and arch.patch:
-        from ..datasets._common import patchify
+        from ..datasets import patchify
 
         img = rng.integers(0, 256, size=(n,) + tuple(arch.image_shape), dtype=np.uint8)
         tok = patchify(img, arch.patch)

@@ -14,9 +14,8 @@ def _packed(q, k, v):
     qw = np.zeros((q.shape[0], nw(q.shape[1])), np.uint64)
     kw = np.zeros((k.shape[0], nw(k.shape[1])), np.uint64)
     vt = np.zeros((v.shape[1], nw(v.shape[0])), np.uint64)
-    for kern in (pack_bits, pack_bits.py_func):
-        pack_bits(q, qw)
-        kern(k, kw)
+    pack_bits(q, qw)
+    pack_bits(k, kw)
     pack_bits_t(v, vt)
     return qw, kw, vt
 

@@ -11,6 +11,8 @@ import pytest
 
 from bittrue.datasets.cifar10 import RECORD, TEST_FILES, TRAIN_FILES, write_batch_file
 
+pytestmark = pytest.mark.integration  # whole CLI commands (tests/conftest.py)
+
 
 def _write(d, n=2, label=None):
     rng = np.random.default_rng(0)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bittrue.datasets._common import patchify
+from bittrue.datasets import patchify
 from bittrue.datasets.digits import load_digits, load_digits_tokens
 
 

@@ -9,11 +9,14 @@ import pytest
 from bittrue.cli import main
 from bittrue.model import ARCHITECTURES, random_float_model, save_float_model
 
+pytestmark = pytest.mark.integration  # whole CLI commands (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     p = tmp_path_factory.mktemp("m") / "digits-random.h5"
-    save_float_model(random_float_model(ARCHITECTURES["digits"], seed=3, threshold=0.5), p)
+    # threshold 0.25: the logits depend on the sample (with 0.5 every sample gave the same logits)
+    save_float_model(random_float_model(ARCHITECTURES["digits"], seed=3, threshold=0.25), p)
     return str(p)
 
 
@@ -48,11 +51,33 @@ def test_seed_changes_results(capsys, model_path):
     assert a["logits"] != b["logits"]
 
 
-def test_ideal_vs_pcm_and_float_run(capsys, model_path):
-    for dev in ("ideal", "float"):
+def test_each_device_runs_what_it_names(capsys, model_path):
+    """``--device ideal|pcm|float`` give the logits of the library pipeline for that device with the same seeds
+    (compile with calibration, program, Runner; or the float SNN with one rng seeded by the root seed), the
+    accuracy of those logits, and three different results (each device is really applied)."""
+    from types import SimpleNamespace
+
+    from bittrue.floatmodel import float_forward
+    from bittrue.model import load_float_model
+    from bittrue.pipeline import build_chip, load_config, load_selection
+    from bittrue.run import Runner, predict
+
+    cfg = load_config(SimpleNamespace(hardware=None, seed=None, timesteps=3))
+    model = load_float_model(model_path)
+    x, labels, ids, _ = load_selection("digits", "test", model.arch, 0, 24)
+    want = {dev: Runner(build_chip(model, cfg, dev, None, False, 0, model_path, quiet=True), timesteps=3,
+                        root_seed=0).run_batch(x, ids) for dev in ("ideal", "pcm")}
+    want["float"] = float_forward(model, x, timesteps=3, rng=np.random.default_rng(0), k_s=cfg.k_s(model.arch.d_k),
+                                  k_o=cfg.k_o(model.arch.n_tokens), leak_shift=cfg.lif.leak_shift,
+                                  reset=cfg.lif.reset)
+    for dev, w in want.items():
         r = _infer(capsys, model_path, "--device", dev)
-        assert r["samples"] == 24 and 0.0 <= r["accuracy"] <= 1.0
-        assert np.asarray(r["logits"]).shape == (24, 10)
+        got = np.asarray(r["logits"])
+        assert r["samples"] == 24 and got.shape == w.shape and np.array_equal(got, w), dev
+        assert r["accuracy"] == pytest.approx(float(np.mean(predict(w) == labels))), dev
+    assert len({tuple(row) for row in want["pcm"].tolist()}) > 12  # logits depend on the sample
+    assert not np.array_equal(want["ideal"], want["pcm"])
+    assert not np.array_equal(want["ideal"], want["float"])
 
 
 def test_runner_reuses_buffers_safely(model_path):

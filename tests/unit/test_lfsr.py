@@ -178,22 +178,32 @@ def test_bank_equals_sequence_and_accepts_2d():
 
 
 def test_parallel_bank_thread_invariant():
-    """prange kernel: identical bytes with 1 thread and with all threads, and equal to serial."""
+    """prange kernel: identical bytes with 1 thread and with all threads, and equal to serial.
+
+    The thread count is checked inside (``numba.get_num_threads()`` and the worker ids a prange really uses), so
+    the comparison is 1 thread against several, whatever an earlier test left behind; the count is restored."""
+    from threadprobe import threads_used
+
     rng = np.random.default_rng(1)
     w, tm = 16, taps_to_mask(LFSR_TAPS[16])
-    seeds = rng.integers(1, 1 << 16, size=5000).astype(np.uint64)
+    # 2^20 registers: enough work per call that the threads' chunks overlap in time (with 5,000 or 2^18, a racy
+    # variant -- a shared position counter instead of the prange index -- often passed: the second thread woke
+    # after the first had finished its chunk)
+    seeds = rng.integers(1, 1 << 16, size=1 << 20).astype(np.uint64)
     results = []
+    n0 = numba.get_num_threads()
     n_all = numba.config.NUMBA_NUM_THREADS  # every thread the machine gives Numba, whatever an earlier test set
     assert n_all >= 2, "needs at least 2 threads to compare against 1"
-    for threads in (1, n_all):
-        numba.set_num_threads(threads)
-        try:
+    try:
+        for threads in (1, n_all):
+            numba.set_num_threads(threads)
+            assert numba.get_num_threads() == threads and threads_used() == threads
             st, out = seeds.copy(), np.zeros(seeds.size, np.int64)
             for _ in range(4):
                 lfsr_draw_bank_parallel(st, w, tm, 7, 7, out)
-        finally:
-            numba.set_num_threads(n_all)
-        results.append((st.tobytes(), out.tobytes()))
+            results.append((st.tobytes(), out.tobytes()))
+    finally:
+        numba.set_num_threads(n0)
     st, out = seeds.copy(), np.zeros(seeds.size, np.int64)
     for _ in range(4):
         lfsr_draw_bank(st, w, tm, 7, 7, out)

@@ -4,9 +4,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bittrue.kernels.lif import lif_update, residual_add
+from bittrue.kernels.lif import lif_update, lif_update_batch, lif_update_rows, residual_add
 
-KERNELS = [lif_update, lif_update.py_func]
+
+def _as_single(batched, rows):
+    """A (B, N, W) kernel (the runner's) called like :func:`lif_update` on a 1-D population (views: in place)."""
+    def kernel(v, y, theta, leak, reset, width, sp):
+        args = (v.reshape(1, 1, -1), y.reshape(1, 1, -1), 0, theta, leak, reset, width, sp.reshape(1, 1, -1))
+        batched(*args, 0, 1) if rows else batched(*args)
+    return kernel
+
+
+#: the spec-form kernel and the two the runner uses (rows: small populations, batch: prange), JIT and Python
+KERNELS = [lif_update, lif_update.py_func, _as_single(lif_update_rows, True), _as_single(lif_update_rows.py_func, True),
+           _as_single(lif_update_batch, False), _as_single(lif_update_batch.py_func, False)]
+IDS = ["jit", "py", "rows-jit", "rows-py", "batch-jit", "batch-py"]
 
 
 def _run(kernel, v, y, theta, leak, reset, width, dtype=np.int16):
@@ -16,7 +28,7 @@ def _run(kernel, v, y, theta, leak, reset, width, dtype=np.int16):
     return v.tolist(), sp.tolist()
 
 
-@pytest.mark.parametrize("kernel", KERNELS, ids=["jit", "py"])
+@pytest.mark.parametrize("kernel", KERNELS, ids=IDS)
 def test_hand_table_hard_reset(kernel):
     # theta = 256 (1.0 in Q8), leak_shift 1 (tau 2)
     v, s = _run(kernel, [100, -5, 30000, 255, 0, -32768, 512],
@@ -26,7 +38,7 @@ def test_hand_table_hard_reset(kernel):
     assert v == [250, 1, 0, 0, 255, -16385, 0]
 
 
-@pytest.mark.parametrize("kernel", KERNELS, ids=["jit", "py"])
+@pytest.mark.parametrize("kernel", KERNELS, ids=IDS)
 def test_soft_reset_and_saturation(kernel):
     v, s = _run(kernel, [30000, 255, -32768], [30000, 129, -32768], 256, 1, 1, 16)
     assert s == [1, 1, 0]
@@ -36,7 +48,7 @@ def test_soft_reset_and_saturation(kernel):
     assert s == [1] and v == [32767]
 
 
-@pytest.mark.parametrize("kernel", KERNELS, ids=["jit", "py"])
+@pytest.mark.parametrize("kernel", KERNELS, ids=IDS)
 def test_fires_at_threshold_exactly(kernel):
     v, s = _run(kernel, [0, 0], [256, 255], 256, 1, 0, 16)
     assert s == [1, 0] and v == [0, 255]

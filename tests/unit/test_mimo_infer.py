@@ -10,6 +10,8 @@ from bittrue.cli import main
 from bittrue.model import default_model_path, load_float_model
 from bittrue.workloads import calibration_tokens, load_tokens
 
+pytestmark = pytest.mark.integration  # whole CLI commands (tests/conftest.py)
+
 BASELINES = ["LMMSE-LS", "LMMSE-true", "ZF-LS", "ML-LS", "ML-true"]
 GRID = [float(s) for s in range(0, 31, 2)]
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+import reference as ref
 from bittrue.kernels.lfsr import LFSR_TAPS, lfsr_draw_bank, lfsr_seed_bank, taps_to_mask
 from bittrue.kernels.ssa import pack_bits, pack_bits_t, ssa_head, ssa_heads
 
@@ -43,15 +44,20 @@ def test_pack_bits_table(kernel):
     assert [int(x) for x in out[1]] == [0, (1 << 0) | (1 << 5)]
 
 
-@pytest.mark.parametrize("kernel", [pack_bits_t, pack_bits_t.py_func], ids=["jit", "py"])
-def test_pack_bits_t_is_pack_of_transpose(kernel):
+@pytest.mark.parametrize("kernel,transposed", [(pack_bits, False), (pack_bits.py_func, False),
+                                                (pack_bits_t, True), (pack_bits_t.py_func, True)],
+                         ids=["jit", "py", "t-jit", "t-py"])
+def test_pack_bits_equals_reference(kernel, transposed):
+    """Both packings against the naive bit-by-bit twin (reference.ref_pack_bits), over 1, 2 and 3 words."""
     rng = np.random.default_rng(3)
-    sp = (rng.random((130, 5)) < 0.5).astype(np.uint8)
-    a = np.full((5, 3), 7, np.uint64)
-    b = np.zeros((5, 3), np.uint64)
-    kernel(sp, a)
-    pack_bits(np.ascontiguousarray(sp.T), b)
-    np.testing.assert_array_equal(a, b)
+    for rows, cols in ((130, 5), (3, 64), (7, 129), (1, 1)):
+        sp = (rng.random((rows, cols)) < 0.5).astype(np.uint8)
+        sp[sp == 1] = rng.integers(1, 256, size=int(sp.sum()))  # any non-zero entry is a 1
+        lists = (sp.T if transposed else sp).tolist()
+        want = ref.ref_pack_bits([[int(x != 0) for x in row] for row in lists])
+        out = np.full((len(lists), len(want[0])), 0xFFFF, np.uint64)  # stale bits must be overwritten
+        kernel(sp, out)
+        assert [[int(w) for w in row] for row in out] == want, (rows, cols)
 
 
 # ----------------------------------------------------------------------------- hand tables
@@ -90,22 +96,28 @@ def test_counter_saturation():
     assert (c == 16).all() and (s == 1).all() and (p == 4).all() and (o == 1).all()
 
 
-def test_heads_driver_equals_loop():
+@pytest.mark.parametrize("kernel", [ssa_heads, ssa_heads.py_func], ids=["jit", "py"])
+def test_heads_driver_equals_reference(kernel):
+    """The batched driver against the naive twin head by head (reference.ref_ssa_head on unpacked spikes)."""
     rng = np.random.default_rng(5)
-    H, N, W, dv = 3, 9, 1, 6
-    qw = rng.integers(0, 1 << 16, (H, N, W)).astype(np.uint64)
-    kw = rng.integers(0, 1 << 16, (H, N, W)).astype(np.uint64)
-    vt = rng.integers(0, 1 << N, (H, dv, 1)).astype(np.uint64)
-    ds = rng.integers(0, 16, (H, N, N))
-    do = rng.integers(0, 16, (H, N, dv))
-    outs = [np.zeros((H, N, N), np.int32), np.zeros((H, N, N), np.uint8),
-            np.zeros((H, N, dv), np.int32), np.zeros((H, N, dv), np.uint8)]
-    ssa_heads(qw, kw, vt, 2, 16, 16, ds, do, *outs)
+    H, N, dk, dv, k_s, k_o, mask = 3, 9, 16, 6, 16, 4, 2
+    q = (rng.random((H, N, dk)) < 0.6).astype(np.uint8)
+    k = (rng.random((H, N, dk)) < 0.6).astype(np.uint8)
+    v = (rng.random((H, N, dv)) < 0.6).astype(np.uint8)
+    ds = rng.integers(0, k_s, (H, N, N))
+    do = rng.integers(0, k_o, (H, N, dv))
+    qw = np.array([ref.ref_pack_bits(q[h].tolist()) for h in range(H)], np.uint64)
+    kw = np.array([ref.ref_pack_bits(k[h].tolist()) for h in range(H)], np.uint64)
+    vt = np.array([ref.ref_pack_bits(v[h].T.tolist()) for h in range(H)], np.uint64)
+    outs = [np.full((H, N, N), -1, np.int32), np.full((H, N, N), 9, np.uint8),
+            np.full((H, N, dv), -1, np.int32), np.full((H, N, dv), 9, np.uint8)]
+    kernel(qw, kw, vt, mask, k_s, k_o, ds, do, *outs)
     for h in range(H):
-        one = [np.zeros_like(a[h]) for a in outs]
-        ssa_head(qw[h], kw[h], vt[h], 2, 16, 16, ds[h], do[h], *one)
-        for a, b in zip(outs, one):
-            np.testing.assert_array_equal(a[h], b)
+        want = ref.ref_ssa_head(q[h].tolist(), k[h].tolist(), v[h].tolist(), mask, k_s, k_o, ds[h].tolist(),
+                                do[h].tolist())
+        for got, w in zip(outs, want):
+            assert got[h].tolist() == w, h
+    assert outs[3].any() and outs[1].any()  # spikes fire: the case is not all zeros
 
 
 # ----------------------------------------------------------------------------- spec 3.6 law
