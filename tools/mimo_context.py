@@ -82,8 +82,8 @@ def main(argv=None) -> int:
         ids = np.arange(len(tokens), dtype=np.int64)
         bit = np.concatenate([runner.run_batch(tokens[i:i + 64], ids[i:i + 64]) for i in range(0, n, 64)])
         rng = np.random.default_rng(hw.run.root_seed)
-        flt = np.concatenate([float_forward(model, tokens[i:i + 64], timesteps=T, rng=rng, k_s=hw.k_s(arch.d_k),
-                                            k_o=hw.k_o(arch.n_tokens), leak_shift=hw.lif.leak_shift,
+        flt = np.concatenate([float_forward(model, tokens[i:i + 64], timesteps=T, rng=rng, k_s=hw.resolved_k_s(arch.d_k),
+                                            k_o=hw.resolved_k_o(arch.n_tokens), leak_shift=hw.lif.leak_shift,
                                             reset=hw.lif.reset) for i in range(0, n, 64)])
         return (split_joint(predict(bit), cfg16.order, cfg16.n_t), split_joint(predict(flt), cfg16.order, cfg16.n_t))
 

@@ -70,8 +70,8 @@ def main(argv=None) -> int:
     for text, (T, expect) in zip(args.rows, rows):
         t0 = time.perf_counter()
         rng = np.random.default_rng(hw.run.root_seed)
-        lg = np.concatenate([float_forward(model, x[i:i + 256], timesteps=T, rng=rng, k_s=hw.k_s(arch.d_k),
-                                           k_o=hw.k_o(arch.n_tokens), leak_shift=hw.lif.leak_shift,
+        lg = np.concatenate([float_forward(model, x[i:i + 256], timesteps=T, rng=rng, k_s=hw.resolved_k_s(arch.d_k),
+                                           k_o=hw.resolved_k_o(arch.n_tokens), leak_shift=hw.lif.leak_shift,
                                            reset=hw.lif.reset, expectation=frozenset(expect))
                              for i in range(0, len(x), 256)])
         rep = mimo_report(tasks, {text: split_joint(np.argmax(lg, -1), cfg.order, cfg.n_t), "lmmse-ls": ref}, cfg)

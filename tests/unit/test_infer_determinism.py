@@ -67,8 +67,8 @@ def test_each_device_runs_what_it_names(capsys, model_path):
     x, labels, ids, _ = load_selection("digits", "test", model.arch, 0, 24)
     want = {dev: Runner(build_chip(model, cfg, dev, None, False, 0, model_path, quiet=True), timesteps=3,
                         root_seed=0).run_batch(x, ids) for dev in ("ideal", "pcm")}
-    want["float"] = float_forward(model, x, timesteps=3, rng=np.random.default_rng(0), k_s=cfg.k_s(model.arch.d_k),
-                                  k_o=cfg.k_o(model.arch.n_tokens), leak_shift=cfg.lif.leak_shift,
+    want["float"] = float_forward(model, x, timesteps=3, rng=np.random.default_rng(0), k_s=cfg.resolved_k_s(model.arch.d_k),
+                                  k_o=cfg.resolved_k_o(model.arch.n_tokens), leak_shift=cfg.lif.leak_shift,
                                   reset=cfg.lif.reset)
     for dev, w in want.items():
         r = _infer(capsys, model_path, "--device", dev)
