@@ -120,7 +120,7 @@ def noise_scale(sigma_code):
 
     ``shift`` is the largest in 8 .. 31 with ``mult < 2^24``; for ``0 <= sigma_code < 2^27`` one exists
     (``2^27 2^28.3 / 2^32 < 2^24`` at shift 8), so ``mult >= 2^23`` (relative rounding error ``< 2^-24``) except
-    where the shift is capped at 31, i.e. ``sigma_code <= 12`` (``mult = 643377 sigma_code``, error ``< 2^-20``).
+    where the shift is capped at 31, i.e. ``sigma_code <= 13`` (``mult = 643377 sigma_code``, error ``< 2^-20``).
     Integer arithmetic only:
     ``v = sigma_code * NOISE_INV_SD_Q32 < 2^56``, ``mult = floor(v / 2^(40-shift) + 1/2)``.
     """

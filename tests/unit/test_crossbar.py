@@ -137,12 +137,12 @@ def test_noise_matches_reference(key, column, sigma):
 
 def test_noise_scale_precision():
     """mult / 2^shift equals sigma_code / 2^8 / sqrt(170) to 2^-23 relative for sigma_code >= 13 (mult >= 2^23),
-    and to 2^-20 below, where the shift is capped at 31."""
+    and to 2^-20 below; the shift is capped at 31 up to sigma_code 13 (mult < 2^23 there)."""
     for sigma in [1, 2, 5, 12, 13, 25, 26, 27, 100, 1 << 10, 12345, 40 * 256, 1 << 20, xb.SIGMA_CODE_LIMIT - 1]:
         mult, shift = xb.noise_scale(sigma)
         rel = abs(mult / 2.0 ** shift / (sigma / 256 / np.sqrt(170)) - 1)
         assert rel < (2.0 ** -23 if sigma >= 13 else 2.0 ** -20), (sigma, rel)
-        assert (mult >= 1 << 23) == (sigma >= 13)
+        assert (mult >= 1 << 23) == (sigma >= 14)
 
 
 @given(st.integers(0, (1 << 64) - 1), st.integers(0, 1 << 40), st.integers(0, 300), st.integers(0, 63),
@@ -215,6 +215,13 @@ def test_crossbar_layer_matches_reference(c):
     got = _run_kernel(xb.crossbar_layer, c)
     for w, g in zip(want, got):
         assert np.array_equal(np.asarray(w), g)
+    # without logs the kernel takes its fused loops (noise on and off): same outputs
+    y = np.zeros_like(got[0])
+    e4 = np.zeros((0, 0, 0, 0), np.int32)
+    xb.crossbar_layer(c["spikes"], c["g"], c["rows"], c["cols"], c["i_fs"], c["sigma"], c["bits"], c["noise_on"],
+                      np.uint64(c["root"]), c["ids"], c["layer"], c["t"], c["m"], c["b"], c["s"], 16, y, e4, e4,
+                      np.zeros((0, 0, 0, 0), np.int16))
+    assert np.array_equal(np.asarray(want[0]), y)
 
 
 def test_crossbar_layer_py_func_and_no_log():
@@ -287,6 +294,31 @@ def test_vector_adc_equals_scalar_adc(cur, nz, fs, bits):
     out = [int(xb._adc_fast(int(c) + int(n), fs, 1.0 / (2 * fs), bits, half)) for c, n in zip(cur_a, nz_a)]
     want = [ref.ref_adc(int(c) + int(n), fs, bits) for c, n in zip(cur_a, nz_a)]
     assert out == want
+
+
+@pytest.mark.parametrize("bits", [1, 8, 16])
+@pytest.mark.parametrize("fs", [1, 2, 255, 1 << 20, (1 << 31) - 1, 1 << 31])
+def test_adc_fast_extremes(fs, bits):
+    """The float ADC at the ends of the int32 input range and around full scale (saturation on both sides)."""
+    xs = [-(1 << 31), -(1 << 31) + 1, -(1 << 30), -fs - 1, -fs, -fs + 1, -1, 0, 1, fs - 1, fs, fs + 1, (1 << 30),
+          (1 << 31) - 2, (1 << 31) - 1]
+    x = np.array([v for v in xs if -(1 << 31) <= v < 1 << 31], np.int32)
+    got = np.empty(len(x), np.int64)
+    _adc_fast_array(x, fs, bits, got)
+    assert got.tolist() == [ref.ref_adc(int(v), fs, bits) for v in x]
+    assert got.tolist() == [xb.adc_convert(int(v), fs, bits) for v in x]
+
+
+def test_crossbar_layer_rejects_currents_beyond_int32():
+    """The kernel itself refuses a tile whose worst-case column current plus noise could leave int32."""
+    n_in = (1 << 31) // 32767 + 1  # rows of one tile, each +32767: 2^31 + 32767 - ... > int32
+    c = dict(spikes=np.zeros((1, 1, n_in), np.uint8), g=np.full((n_in, 1), 32767, np.int16), rows=n_in, cols=1,
+             i_fs=np.array([1000], np.int64), sigma=np.array([0], np.int64), bits=8, noise_on=0, root=1,
+             ids=np.array([0], np.int64), layer=0, t=0, m=np.ones(1, np.int64), b=np.zeros(1, np.int64), s=0)
+    with pytest.raises(ValueError, match="int32"):
+        _run_kernel(xb.crossbar_layer, c)
+    c["rows"] = ((1 << 31) - xb.NOISE_BOUND) // 32767  # the largest accepted tile height
+    _run_kernel(xb.crossbar_layer, c)
 
 
 @numba.njit  # not cached: it inlines xb._adc_fast, whose changes a cache keyed on this file would miss
