@@ -9,7 +9,7 @@ One linear layer of shape ``in x out`` is split into ``ceil(in/rows) x ceil(out/
      ------->| G+ - G- (int16) |    | G+ - G- (int16) |      I[c] = sum_r x[r] (G+[r,c] - G-[r,c])
               +-------+--------+     +-------+--------+
                       | I (int32)            | I
-                 + noise (int)          + noise (int)         counter-based Irwin-Hall(4), keyed by site
+                 + noise (int)          + noise (int)         counter-based Irwin-Hall(8), keyed by site
                   ADC b-bit              ADC b-bit            code = clamp(round(I 2^(b-1) / I_fs))
                       \______ + ___________/                  digital partial sum (int32)
                               |
@@ -22,8 +22,10 @@ signal                 dtype       range
 =====================  ==========  ======================================================
 spikes                 uint8       0/1
 g_diff_code            int16       -2^g_bits .. 2^g_bits (G+ - G-, units g_max / 2^g_bits)
-i_code (column sum)    int32       |I| <= in * 2^g_bits (checked by the caller)
-noise_code             int32       integer noise, sigma = sigma_code / 2^8 current units (|n| < 2^21)
+i_code (column sum)    int32       |I| <= tile_rows * max|g| (per row tile)
+noise_code             int32       integer noise, sigma = sigma_code / 2^8 current units (|n| < 2^22)
+I + noise              int32       |I + n| < 2^31: ``crossbar_layer`` raises ValueError unless
+                                   ``min(tile_rows, in) * max|g| + 2^22 < 2^31``
 adc_code               int16       -2^(b-1) .. 2^(b-1)-1 (saturating)
 acc (partial sums)     int32       sum of codes over row tiles
 M, B                   int64       requant multiplier (m_bits signed) and offset
@@ -144,7 +146,8 @@ def noise_code(row_key, column, sigma_code):
         s = sum of the 8 nibbles of h                    (Irwin-Hall of 8 uniforms on 0..15: 0..120)
         noise = floor(((s - 60) * mult + 2^(shift-1)) / 2^shift)
 
-    with ``(mult, shift) = noise_scale(sigma_code)``, so ``sd(noise) = sigma_code / 2^8`` current units (to
+    with ``(mult, shift) = noise_scale(sigma_code)`` (the scalar form of the layer kernel's fused loop, which
+    computes the same in 32-bit vector lanes; used by the tests), so ``sd(noise) = sigma_code / 2^8`` current units (to
     ``2^-24`` relative, plus the rounding to integers).  Every intermediate fits int32: ``|s - 60| <= 60``,
     ``mult < 2^24``, so ``|(s - 60) mult| < 2^30`` and the rounding term is at most ``2^30``.
 

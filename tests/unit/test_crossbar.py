@@ -89,22 +89,25 @@ def test_noise_distribution():
 
 
 def test_noise_neighbours_uncorrelated():
-    """No correlation between the noise of neighbouring conversions: the next column (same tile, and across a
-    column-tile border), the same column of the next token, of the other row tile, of the next time step and of
-    the next sample; also none between their squares (a dependence that leaves the plain correlation at 0).
-    Each coefficient is over >= 96,000 pairs: sd 1/sqrt(n) <= 0.0032, bound 0.02 (>= 6.2 sd, P < 1e-9 each
-    under independence, fixed seeds)."""
+    """No correlation between the noise of neighbouring conversions: columns 1, 2, 3, 4, 8, 16, 32, 64 and 128
+    apart in one row (a row is a Weyl sequence of hash inputs, x + k g, whose low bits repeat with period 2^j
+    in k: an unmixed or weakly mixed hash shows up at these lags), across a column-tile border, the same column
+    of the next token, of the other row tile, of the next time step and of the next sample; also none between
+    their squares (a dependence that leaves the plain correlation at 0).  Each coefficient is over >= 96,000
+    pairs (the border: 1,200 pairs, bound 6.2 / sqrt(n)): sd 1/sqrt(n) <= 0.0032, bound 0.02 (>= 6.2 sd,
+    P < 1e-9 each under independence, 32 coefficients, fixed seeds)."""
     sig = 40 * 256
     a = _noise_field(sig, t=0).astype(np.float64)
     b = _noise_field(sig, t=1).astype(np.float64)
-    pairs = {
-        "column": (a[..., :-1], a[..., 1:]),
+    rows = a.reshape(-1, 4, 250)  # one row of conversions = one token on one tile: 250 columns, one key
+    pairs = {f"columns {k} apart": (rows[..., :-k], rows[..., k:]) for k in (1, 2, 3, 4, 8, 16, 32, 64, 128)}
+    pairs.update({
         "column-tile border": (a[..., 249:999:250], a[..., 250::250]),
         "token": (a[:, :-1], a[:, 1:]),
         "row tile": (a[:, :, 0], a[:, :, 1]),
         "time step": (a, b),
         "sample": (a[:-1], a[1:]),
-    }
+    })
     for name, (x, y) in pairs.items():
         x, y = x.ravel(), y.ravel()
         bound = 0.02 if x.size >= 96_000 else 6.2 / np.sqrt(x.size)
