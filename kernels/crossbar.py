@@ -283,8 +283,11 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
 
     Notes
     -----
-    The arithmetic is that of :func:`adc_convert`, :func:`noise_gauss_code` and :func:`requant_code`
-    per conversion; only the order of work is arranged for speed.  Each sample (one ``prange``
+    The arithmetic is that of :func:`adc_convert`, :func:`noise_code` and :func:`requant_code`
+    per conversion; only the order of work is arranged for speed.  Per row of conversions (one token
+    on one tile) one fused loop hashes, adds the noise, converts (:func:`_adc_fast`) and adds the code
+    to the partial sums, all in 32-bit integer and float64 lanes that AVX2 vectorises.  Raises
+    ``ValueError`` when ``min(tile_rows, in) * max|g| + NOISE_BOUND`` does not fit int32.  Each sample (one ``prange``
     iteration, its own buffers) runs column tile by column tile and, inside, row tile by row tile
     over all its tokens, so one 256 x 256 int16 tile stays in L2 while all tokens use it.  Active rows
     are listed once per token (branch-free compaction).  Eight active rows are summed in int16 before
