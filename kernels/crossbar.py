@@ -51,8 +51,8 @@ NOISE_INV_SD_Q32 = 329408954
 SIGMA_CODE_LIMIT = 1 << 27
 #: Every noise code is below this in magnitude (``60 * 2^24 / 2^8 + 1 < 2^22``).
 NOISE_BOUND = 1 << 22
-#: Bias of the float64 quotient estimate in :func:`_adc_fast` (2^-34; see there why it is exact).
-ADC_BIAS = 2.0 ** -34
+#: Bias of the float64 quotient estimate in :func:`_adc_fast` (2^-33; see there why it is exact).
+ADC_BIAS = 2.0 ** -33
 
 # 32-bit lanes.  Numba types an operator on two int32 / uint32 scalars as int64 (its integer promotion), so a
 # chain of 32-bit hash steps written with ``*``, ``^``, ``>>`` compiles to 64-bit multiplies, which AVX2 has no
@@ -211,28 +211,33 @@ def requant_code(acc, m, b, s, out_width):
 def _adc_fast(x, i_fs, inv, b_shift, half):
     """:func:`adc_convert` of an int32 ``x`` in a vectorisable form: float64 only, no division, no int64.
 
-    ``inv = 1 / (2 I_fs)`` (float64), ``b_shift = b``, ``half = 2^(b-1)``; returns int32.  With
-    ``num = x 2^b + I_fs`` the code is ``clamp(floor(num / (2 I_fs)))``; this computes
-    ``clamp(floor(fl(num * inv) + 2^-34))`` in float64 and converts the clamped float to int32.  It equals the
-    integer code for ``|x| < 2^31``, ``1 <= I_fs <= 2^31`` and ``b <= 16``:
+    ``inv = fl(1 / (2 I_fs))`` (float64), ``b_shift = b``, ``half = 2^(b-1)``; returns int32.  The exact code
+    is ``clamp(floor(Q))`` with ``Q = A + 1/2``, ``A = x 2^b / (2 I_fs)``.  This computes, with the two
+    per-call constants ``c1 = 2^b inv`` (exact: a power-of-two scaling) and ``c2 = fl(fl(I_fs inv) + 2^-33)``,
+    ``y = fl(fl(float64(x) c1) + c2)``, then ``clamp(floor(y))`` in float64, converted to int32.  It equals the
+    exact code for ``|x| < 2^31``, ``1 <= I_fs <= 2^31`` and ``b <= 16`` (``u = 2^-53`` the unit roundoff):
 
-    * ``num`` is formed exactly in float64: ``float64(x)`` is exact (int32 -> float64), the product with ``2^b``
-      only moves the exponent, and the sum with ``I_fs`` is an integer of magnitude ``< 2^48 <= 2^53``.  No
-      int64 <-> float64 conversion is needed, so the loop vectorises on AVX2 (``vcvtdq2pd``, ``vcvttpd2dq``);
-    * ``fl(num * inv)`` is within a relative ``2^-52`` of ``Q = num / (2 I_fs)``, i.e. within ``2^-36`` of it
-      while ``|Q| <= 2^16``;
-    * if ``Q`` is an integer, the bias ``2^-34`` lifts the estimate back above it (the rounding of the
-      bias add itself is at most ``2^-37`` there);
-    * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` away from both neighbouring integers, more
-      than the bias plus both errors, so the floor is unchanged;
-    * where ``|Q| > 2^(b-1)`` the code saturates, and the estimate stays on the saturating side;
+    * ``float64(x)`` is exact (int32 -> float64: ``vcvtdq2pd``, which AVX2 has; int64 -> float64 it has not);
+    * ``inv = (1 + e0) / (2 I_fs)``, ``|e0| <= u``, so ``fl(x c1) = A (1 + e0)(1 + e1)``, within ``|A| 2^-51.9``
+      of ``A``; ``c2 = 1/2 + 2^-33 + d`` with ``|d| <= 2^-54 + 2^-54 + 2^-54 < 2^-52`` (``I_fs inv`` is within
+      ``2^-54`` of 1/2, its rounding and the rounding of the sum near 1/2 add ``2^-54`` each); the final add
+      rounds by at most ``|y| u``;
+    * where ``|Q| <= 2^16`` (so ``|A| <= 2^16 + 1/2``), ``|y - (Q + 2^-33)| < 2^-35.9 + 2^-37 + 2^-52 < 2^-35``;
+    * if ``Q`` is an integer, ``Q < y < Q + 1``, so ``floor(y) = Q``;
+    * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` from both neighbouring integers, and
+      ``Q < y < Q + 2^-33 + 2^-35 < Q + 2^-32``, so ``floor(y) = floor(Q)``;
+    * where ``|Q| > 2^16 >= 2 half`` both the exact code and the estimate saturate on the same side (the
+      relative error is below ``2^-50``);
     * the clamp bounds are integers, so clamping the floored float is exact, and the clamped value
-      (``|q| <= 2^15``) converts to int32 exactly.
+      (``|q| <= 2^15``) converts to int32 exactly (``vcvttpd2dq``).
 
-    Tested against :func:`adc_convert` on ties, near-ties, saturation and random inputs.
+    No fused multiply-add is formed (Numba contracts nothing without fastmath; ``inspect_asm`` shows none), and
+    the argument holds for the rounding of each step as written.  Tested against :func:`adc_convert` on ties,
+    near-ties, saturation, the int32 extremes and random inputs.
     """
-    num = np.float64(_I32(x)) * np.float64(np.int64(1) << np.int64(b_shift)) + np.float64(i_fs)
-    q = np.floor(num * inv + ADC_BIAS)
+    c1 = np.float64(np.int64(1) << np.int64(b_shift)) * inv
+    c2 = np.float64(i_fs) * inv + ADC_BIAS
+    q = np.floor(np.float64(_I32(x)) * c1 + c2)
     hf = np.float64(half)
     return _I32(min(max(q, -hf), hf - 1.0))
 
