@@ -1,19 +1,18 @@
-"""Register-width helpers: mask, wrap, saturate, popcount, shifts.
+"""Register-width helpers: mask, saturate, popcount, shifts, rounding division.
 
 Every datapath width in the kernels goes through one of these; nothing relies on the
-implicit overflow of a machine integer.  All are ``@njit(cache=True)`` scalar functions
-that Numba inlines into the callers.
+implicit overflow of a machine integer.  The one deliberate exception is the output-noise hash
+of ``crossbar.py``, whose arithmetic modulo 2^32 (uint32 NumPy ufuncs) is its definition; the
+int32 steps around it are proven not to overflow in its docstrings.  All are
+``@njit(cache=True)`` scalar functions that Numba inlines into the callers.
 
 ========================  ==========================================  ==================
 helper                    meaning                                     operand widths
 ========================  ==========================================  ==================
 ``mask_u(x, n)``          ``x mod 2^n`` (unsigned wrap)               uint64 in, n <= 64
 ``sat_s(x, n)``           clamp to ``-2^(n-1) .. 2^(n-1)-1``          int64 in, n <= 63
-``sat_u(x, n)``           clamp to ``0 .. 2^n - 1``                   int64 in, n <= 62
-``wrap_s(x, n)``          two's-complement wrap to n bits             int64 in, n <= 63
 ``popcount64(x)``         number of set bits                          uint64 in
 ``shr_floor(x, s)``       ``floor(x / 2^s)`` (arithmetic shift)       int64
-``shr_round(x, s)``       ``floor(x / 2^s + 1/2)`` (spec 1.2)         int64
 ``div_round(x, d)``       ``floor(x / d + 1/2)`` for d > 0            int64
 ========================  ==========================================  ==================
 """
@@ -45,28 +44,6 @@ def sat_s(x, n):
 
 
 @njit(cache=True, inline="always")
-def sat_u(x, n):
-    """Saturate ``x`` to ``0 .. 2^n - 1``."""
-    hi = np.int64((1 << n) - 1)
-    x = np.int64(x)
-    if x > hi:
-        return hi
-    if x < 0:
-        return np.int64(0)
-    return x
-
-
-@njit(cache=True, inline="always")
-def wrap_s(x, n):
-    """Wrap signed ``x`` to n bits (explicit two's-complement overflow)."""
-    m = np.int64(1) << np.int64(n)
-    y = np.int64(x) & (m - np.int64(1))
-    if y >= (m >> np.int64(1)):
-        y -= m
-    return y
-
-
-@njit(cache=True, inline="always")
 def popcount64(x):
     """Number of set bits of a uint64 (SWAR, no table)."""
     x = np.uint64(x)
@@ -80,14 +57,6 @@ def popcount64(x):
 def shr_floor(x, s):
     """Arithmetic right shift: floor(x / 2^s)."""
     return np.int64(x) >> np.int64(s)
-
-
-@njit(cache=True, inline="always")
-def shr_round(x, s):
-    """Round to nearest: floor(x / 2^s + 1/2), in integers."""
-    if s <= 0:
-        return np.int64(x) << np.int64(-s)
-    return (np.int64(x) + (np.int64(1) << np.int64(s - 1))) >> np.int64(s)
 
 
 @njit(cache=True, inline="always")

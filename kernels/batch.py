@@ -1,9 +1,9 @@
 """Batched drivers: one hardware block over a whole batch of samples at one time step.
 
-The SSA driver runs ``prange`` over samples; every iteration writes only its own sample's slice
-(outputs, LFSR registers, logs), so results are identical for any thread count.  The seed and
-encoder drivers do so little work per call that a parallel launch would cost more than it saves
-(and a loaded machine makes thread barriers expensive), so they loop serially.  The
+The seed and SSA drivers run ``prange`` over samples; every iteration writes only its own sample's
+slice (seeds, outputs, LFSR registers, logs), so results are identical for any thread count.  The
+encoder driver does so little work per call that a parallel launch would cost more than it saves
+(and a loaded machine makes thread barriers expensive), so it loops serially.  The
 per-sample work calls the single-block kernels (``lfsr``, ``encoder``, ``ssa``), which stay the
 unit of testing against ``tests/reference.py``.
 

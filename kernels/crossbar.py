@@ -9,7 +9,7 @@ One linear layer of shape ``in x out`` is split into ``ceil(in/rows) x ceil(out/
      ------->| G+ - G- (int16) |    | G+ - G- (int16) |      I[c] = sum_r x[r] (G+[r,c] - G-[r,c])
               +-------+--------+     +-------+--------+
                       | I (int32)            | I
-                 + noise (int)          + noise (int)         counter-based Irwin-Hall(4), keyed by site
+                 + noise (int)          + noise (int)         counter-based Irwin-Hall(8), keyed by site
                   ADC b-bit              ADC b-bit            code = clamp(round(I 2^(b-1) / I_fs))
                       \______ + ___________/                  digital partial sum (int32)
                               |
@@ -22,8 +22,10 @@ signal                 dtype       range
 =====================  ==========  ======================================================
 spikes                 uint8       0/1
 g_diff_code            int16       -2^g_bits .. 2^g_bits (G+ - G-, units g_max / 2^g_bits)
-i_code (column sum)    int32       |I| <= in * 2^g_bits (checked by the caller)
-noise_code             int32       integer noise, sigma = sigma_code / 2^8 current units (|n| < 2^21)
+i_code (column sum)    int32       |I| <= tile_rows * max|g| (per row tile)
+noise_code             int32       integer noise, sigma = sigma_code / 2^8 current units (|n| < 2^22)
+I + noise              int32       |I + n| < 2^31: ``crossbar_layer`` raises ValueError unless
+                                   ``min(tile_rows, in) * max|g| + 2^22 < 2^31``
 adc_code               int16       -2^(b-1) .. 2^(b-1)-1 (saturating)
 acc (partial sums)     int32       sum of codes over row tiles
 M, B                   int64       requant multiplier (m_bits signed) and offset
@@ -39,15 +41,31 @@ from ._intops import div_round, sat_s, shr_floor
 from .lfsr import splitmix64
 
 #: Name of the output-noise generator below (recorded in golden files; bump it whenever the noise codes change).
-NOISE_GENERATOR = "splitmix64-ih4"
-#: Irwin-Hall Gaussian: sum of the four 16-bit words of one 64-bit hash, twice minus its doubled mean.
-_IH_MEAN2 = 4 * 65535
-#: sqrt(3) in Q16 (113512 / 2^16 = 1.7320557, relative error 2.6e-6): scales sd(z2) = 2^17 / sqrt(3) to 2^16.
-SQRT3_Q16 = 113512
-#: ``sigma_code`` must stay below this so that ``z2 * sigma_code * SQRT3_Q16`` fits in int64.
+NOISE_GENERATOR = "weyl-lowbias32-ih8"
+#: The Irwin-Hall sum of the eight 4-bit words of a 32-bit hash: 0 .. 120, mean 60, variance 8 (16^2 - 1) / 12 = 170.
+IH8_MEAN = 60
+IH8_VAR = 170
+#: round(2^32 / sqrt(170)) (relative error 1.3e-9): ``1 / sd`` of the Irwin-Hall sum in Q32.
+NOISE_INV_SD_Q32 = 329408954
+#: ``sigma_code`` must stay below this (the noise multiplier then fits 24 bits at a shift of at least 8).
 SIGMA_CODE_LIMIT = 1 << 27
-#: Bias of the float64 quotient estimate in :func:`_adc_fast` (2^-34; see there why it is exact).
-ADC_BIAS = 2.0 ** -34
+#: Every noise code is below this in magnitude (``60 * 2^24 / 2^8 + 1 < 2^22``).
+NOISE_BOUND = 1 << 22
+#: Bias of the float64 quotient estimate in :func:`_adc_fast` (2^-33; see there why it is exact).
+ADC_BIAS = 2.0 ** -33
+
+# 32-bit lanes.  Numba types an operator on two int32 / uint32 scalars as int64 (its integer promotion), so a
+# chain of 32-bit hash steps written with ``*``, ``^``, ``>>`` compiles to 64-bit multiplies, which AVX2 has no
+# vector instruction for.  NumPy's ufuncs keep NumPy's scalar typing (uint32 op uint32 -> uint32, wrapping
+# modulo 2^32, the same in Python and in nopython mode), so the hash below is written with them and LLVM
+# vectorises it with ``vpmulld``.
+_U32 = np.uint32
+_I32 = np.int32
+_mul = np.multiply
+_add = np.add
+_xor = np.bitwise_xor
+_and = np.bitwise_and
+_shr = np.right_shift
 
 
 @njit("uint64(uint64, int64, int64, int64, int64)", cache=True)
@@ -63,56 +81,100 @@ def noise_key_prefix(root, sample, layer, t, token):
     return splitmix64(h ^ np.uint64(token))
 
 
-@njit("uint64(uint64, int64, int64)", cache=True)
-def noise_key(prefix, tile, column):
-    """64 random bits of one conversion: ``splitmix64(prefix ^ (tile << 32 | column))``.
+@njit("uint64(uint64, int64)", cache=True)
+def noise_row_key(prefix, tile):
+    """64-bit key of one row of conversions (one token on one tile): ``splitmix64(prefix ^ tile)``.
 
-    With :func:`noise_key_prefix`, the bits are a function of (root seed, sample, layer, tile, t,
-    token, column) only, so the noise does not depend on batching, order or threads.
+    ``tile = row_tile * n_col_tiles + col_tile``.  Its low 32 bits are the row's offset ``a``, its high 32 bits
+    with the lowest set the row's odd stride ``g`` (see :func:`noise_code`).
     """
-    return splitmix64(np.uint64(prefix) ^ ((np.uint64(tile) << np.uint64(32)) | np.uint64(column)))
+    return splitmix64(np.uint64(prefix) ^ np.uint64(tile))
 
 
 @njit(cache=True, inline="always")
-def _ih4_z2(h):
-    """``2 * (sum of the four 16-bit words of h) - 4 * 65535`` (SWAR pair sums; int64)."""
-    m = np.uint64(0x0000FFFF0000FFFF)
-    w = (h & m) + ((h >> np.uint64(16)) & m)
-    s = np.int64((w & np.uint64(0xFFFFFFFF)) + (w >> np.uint64(32)))
-    return 2 * s - _IH_MEAN2
+def _lowbias32(x):
+    """The ``lowbias32`` integer hash of C. Wellons (2018): a bijection of 32-bit words (uint32 lanes)."""
+    x = _xor(x, _shr(x, _U32(16)))
+    x = _mul(x, _U32(0x7FEB352D))
+    x = _xor(x, _shr(x, _U32(15)))
+    x = _mul(x, _U32(0x846CA68B))
+    return _xor(x, _shr(x, _U32(16)))
 
 
 @njit(cache=True, inline="always")
-def _noise_code(h, mult):
-    """Noise of 64 random bits ``h`` with ``mult = sigma_code * SQRT3_Q16`` (see :func:`noise_gauss_code`)."""
-    return (_ih4_z2(h) * mult + (np.int64(1) << np.int64(40))) >> np.int64(41)
+def _ih8(h):
+    """Sum of the eight 4-bit words of the uint32 ``h`` (SWAR; int32, 0 .. 120)."""
+    w = _add(_and(h, _U32(0x0F0F0F0F)), _and(_shr(h, _U32(4)), _U32(0x0F0F0F0F)))  # 4 bytes, each <= 30
+    w = _add(_and(w, _U32(0x00FF00FF)), _and(_shr(w, _U32(8)), _U32(0x00FF00FF)))  # 2 halves, each <= 60
+    return _I32(_add(_and(w, _U32(0xFFFF)), _shr(w, _U32(16))))
 
 
-@njit("int64(uint64, int64)", cache=True)
-def noise_gauss_code(key, sigma_code):
-    """Integer zero-mean Gaussian sample for one conversion, from its 64 random bits ``key``.
+@njit(cache=True, inline="always")
+def _noise32(a, g, column, mult, rnd, shift):
+    """Noise code of one conversion in 32-bit lanes (``a, g`` uint32, ``mult, rnd, shift`` int32; see noise_code)."""
+    s = _ih8(_lowbias32(_add(a, _mul(_U32(column), g))))
+    return _shr(_add(_mul(_add(s, _I32(-IH8_MEAN)), mult), rnd), shift)
 
-    ``z2 = 2 * (u_0 + u_1 + u_2 + u_3) - 4 * 65535`` with ``u_i`` the four 16-bit words of ``key``
-    (an Irwin-Hall sum of four uniforms: mean 0, sd(z2) = 2^17 / sqrt(3) within 1e-5, range
-    +-sqrt(3) * 2 sd, i.e. +-3.46 sigma).  The noise in current units is
-    ``floor(z2 * sigma_code * SQRT3_Q16 / 2^41 + 1/2)``, i.e. sigma = ``sigma_code / 2^8`` current units
-    (to the 2.6e-6 relative accuracy of ``SQRT3_Q16``).
+
+@njit(cache=True)
+def noise_scale(sigma_code):
+    """Multiplier and shift of the noise scaling: ``(mult, shift)`` with ``mult = round(sigma_code 2^(shift-8) / sqrt(170))``.
+
+    ``shift`` is the largest in 8 .. 31 with ``mult < 2^24``; for ``0 <= sigma_code < 2^27`` one exists
+    (``2^27 2^28.3 / 2^32 < 2^24`` at shift 8), so ``mult >= 2^23`` (relative rounding error ``< 2^-24``) except
+    where the shift is capped at 31, i.e. ``sigma_code <= 13`` (``mult = 643377 sigma_code``, error ``< 2^-20``).
+    Integer arithmetic only:
+    ``v = sigma_code * NOISE_INV_SD_Q32 < 2^56``, ``mult = floor(v / 2^(40-shift) + 1/2)``.
+    """
+    v = np.int64(sigma_code) * np.int64(NOISE_INV_SD_Q32)
+    k = np.int64(31)
+    m = (v + (np.int64(1) << (np.int64(39) - k))) >> (np.int64(40) - k)
+    while m >= np.int64(1 << 24):
+        k -= 1
+        m = (v + (np.int64(1) << (np.int64(39) - k))) >> (np.int64(40) - k)
+    return m, k
+
+
+@njit("int64(uint64, int64, int64)", cache=True)
+def noise_code(row_key, column, sigma_code):
+    """Integer zero-mean near-Gaussian noise of one conversion (spec 4.4): the generator ``weyl-lowbias32-ih8``.
+
+    With ``a`` the low and ``g`` the high 32 bits of ``row_key`` (:func:`noise_row_key`), ``g`` forced odd::
+
+        x = a + column * g          (mod 2^32: a Weyl sequence along the row, distinct for distinct columns)
+        h = lowbias32(x)            (32-bit bijective hash: two 32-bit multiplies)
+        s = sum of the 8 nibbles of h                    (Irwin-Hall of 8 uniforms on 0..15: 0..120)
+        noise = floor(((s - 60) * mult + 2^(shift-1)) / 2^shift)
+
+    with ``(mult, shift) = noise_scale(sigma_code)`` (the scalar form of the layer kernel's fused loop, which
+    computes the same in 32-bit vector lanes; used by the tests), so ``sd(noise) = sigma_code / 2^8`` current units (to
+    ``2^-24`` relative, plus the rounding to integers).  Every intermediate fits int32: ``|s - 60| <= 60``,
+    ``mult < 2^24``, so ``|(s - 60) mult| < 2^30`` and the rounding term is at most ``2^30``.
 
     ================  ========  ==============================
     signal            dtype     range
     ================  ========  ==============================
-    key               uint64    any
+    row_key           uint64    any
+    column            int64     0 .. 2^32 - 1 (global column)
     sigma_code        int64     0 .. 2^27 - 1 (8 fractional bits)
-    z2                int64     |z2| <= 4 * 65535
-    result            int64     |r| <= 3.47 * sigma_code / 2^8 + 1
+    s - 60            int32     -60 .. 60
+    mult              int32     0 .. 2^24 - 1
+    result            int64     |r| <= 4.61 sigma_code / 2^8 + 1 < 2^22
     ================  ========  ==============================
     """
-    return _noise_code(np.uint64(key), np.int64(sigma_code) * np.int64(SQRT3_Q16))
+    m, k = noise_scale(sigma_code)
+    key = np.uint64(row_key)
+    a = _U32(key & np.uint64(0xFFFFFFFF))
+    g = _U32((key >> np.uint64(32)) | np.uint64(1))
+    rnd = _I32(np.int64(1) << (k - np.int64(1)))
+    return np.int64(_noise32(a, g, column, _I32(m), rnd, _I32(k)))
 
 
 @njit(cache=True)
 def adc_convert(i_code, i_fs_code, bits):
     """ADC of spec 4.6: ``clamp(round(I * 2^(b-1) / I_fs), -2^(b-1), 2^(b-1) - 1)`` in integers.
+
+    The spec form (an exact integer division); the layer kernel uses :func:`_adc_fast`, tested equal to it.
 
     ============  ======  =================================
     signal        dtype   range
@@ -147,26 +209,37 @@ def requant_code(acc, m, b, s, out_width):
 
 @njit(cache=True, inline="always")
 def _adc_fast(x, i_fs, inv, b_shift, half):
-    """:func:`adc_convert` of an int32 ``x`` in a vectorisable form (no division, no correction step).
+    """:func:`adc_convert` of an int32 ``x`` in a vectorisable form: float64 only, no division, no int64.
 
-    ``inv = 1 / (2 I_fs)`` (float64), ``b_shift = b``, ``half = 2^(b-1)``.  With
-    ``num = x 2^b + I_fs`` the code is ``clamp(floor(num / (2 I_fs)))``; this computes
-    ``floor(fl(fl(num) * inv) + 2^-34)``, which equals it for ``|x| < 2^31``, ``1 <= I_fs <= 2^31`` and
-    ``b <= 16``:
+    ``inv = fl(1 / (2 I_fs))`` (float64), ``b_shift = b``, ``half = 2^(b-1)``; returns int32.  The exact code
+    is ``clamp(floor(Q))`` with ``Q = A + 1/2``, ``A = x 2^b / (2 I_fs)``.  This computes, with the two
+    per-call constants ``c1 = 2^b inv`` (exact: a power-of-two scaling) and ``c2 = fl(fl(I_fs inv) + 2^-33)``,
+    ``y = fl(fl(float64(x) c1) + c2)``, then ``clamp(floor(y))`` in float64, converted to int32.  It equals the
+    exact code for ``|x| < 2^31``, ``1 <= I_fs <= 2^31`` and ``b <= 16`` (``u = 2^-53`` the unit roundoff):
 
-    * ``num`` (``|num| < 2^48``) is exact in float64, and ``fl(num * inv)`` is within a relative
-      ``2^-52`` of ``Q = num / (2 I_fs)``, i.e. within ``2^-36`` of it while ``|Q| <= 2^16``;
-    * if ``Q`` is an integer, the bias ``2^-34`` lifts the estimate back above it (the rounding of the
-      bias add itself is at most ``2^-37`` there);
-    * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` away from both neighbouring integers, more
-      than the bias plus both errors, so the floor is unchanged;
-    * where ``|Q| > 2^(b-1)`` the code saturates, and the estimate stays on the saturating side.
+    * ``float64(x)`` is exact (int32 -> float64: ``vcvtdq2pd``, which AVX2 has; int64 -> float64 it has not);
+    * ``inv = (1 + e0) / (2 I_fs)``, ``|e0| <= u``, so ``fl(x c1) = A (1 + e0)(1 + e1)``, within ``|A| 2^-51.9``
+      of ``A``; ``c2 = 1/2 + 2^-33 + d`` with ``|d| <= 2^-54 + 2^-54 + 2^-54 < 2^-52`` (``I_fs inv`` is within
+      ``2^-54`` of 1/2, its rounding and the rounding of the sum near 1/2 add ``2^-54`` each); the final add
+      rounds by at most ``|y| u``;
+    * where ``|Q| <= 2^16`` (so ``|A| <= 2^16 + 1/2``), ``|y - (Q + 2^-33)| < 2^-35.9 + 2^-37 + 2^-52 < 2^-35``;
+    * if ``Q`` is an integer, ``Q < y < Q + 1``, so ``floor(y) = Q``;
+    * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` from both neighbouring integers, and
+      ``Q < y < Q + 2^-33 + 2^-35 < Q + 2^-32``, so ``floor(y) = floor(Q)``;
+    * where ``|Q| > 2^16 >= 2 half`` both the exact code and the estimate saturate on the same side (the
+      relative error is below ``2^-50``);
+    * the clamp bounds are integers, so clamping the floored float is exact, and the clamped value
+      (``|q| <= 2^15``) converts to int32 exactly (``vcvttpd2dq``).
 
-    Tested against :func:`adc_convert` on ties, near-ties and random inputs.
+    No fused multiply-add is formed (Numba contracts nothing without fastmath; ``inspect_asm`` shows none), and
+    the argument holds for the rounding of each step as written.  Tested against :func:`adc_convert` on ties,
+    near-ties, saturation, the int32 extremes and random inputs.
     """
-    num = (np.int64(x) << b_shift) + i_fs
-    q = np.int64(np.floor(np.float64(num) * inv + ADC_BIAS))
-    return min(max(q, -half), half - np.int64(1))
+    c1 = np.float64(np.int64(1) << np.int64(b_shift)) * inv
+    c2 = np.float64(i_fs) * inv + ADC_BIAS
+    q = np.floor(np.float64(_I32(x)) * c1 + c2)
+    hf = np.float64(half)
+    return _I32(min(max(q, -hf), hf - 1.0))
 
 
 @njit(cache=True)
@@ -215,8 +288,11 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
 
     Notes
     -----
-    The arithmetic is that of :func:`adc_convert`, :func:`noise_gauss_code` and :func:`requant_code`
-    per conversion; only the order of work is arranged for speed.  Each sample (one ``prange``
+    The arithmetic is that of :func:`adc_convert`, :func:`noise_code` and :func:`requant_code`
+    per conversion; only the order of work is arranged for speed.  Per row of conversions (one token
+    on one tile) one fused loop hashes, adds the noise, converts (:func:`_adc_fast`) and adds the code
+    to the partial sums, all in 32-bit integer and float64 lanes that AVX2 vectorises.  Raises
+    ``ValueError`` when ``min(tile_rows, in) * max|g| + NOISE_BOUND`` does not fit int32.  Each sample (one ``prange``
     iteration, its own buffers) runs column tile by column tile and, inside, row tile by row tile
     over all its tokens, so one 256 x 256 int16 tile stays in L2 while all tokens use it.  Active rows
     are listed once per token (branch-free compaction).  Eight active rows are summed in int16 before
@@ -230,6 +306,8 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     n_rt = (n_in + tile_rows - 1) // tile_rows
     n_ct = (n_out + tile_cols - 1) // tile_cols
     g_max = g_abs_max(g_diff_code)
+    if min(tile_rows, n_in) * g_max + NOISE_BOUND >= np.int64(1) << np.int64(31):
+        raise ValueError("crossbar_layer: tile_rows * max|g_diff_code| + noise bound does not fit int32")
     grp4 = 4 * g_max <= 32767
     grp8 = 8 * g_max <= 32767
     for bi in prange(nb):
@@ -262,7 +340,6 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
             pre[tok] = noise_key_prefix(root_seed, sample_ids[bi], layer_id, t, tok)
     cw_max = min(tile_cols, n_out)
     cur = np.empty(cw_max, np.int32)
-    nzv = np.zeros(cw_max, np.int32)
     acc = np.empty((nt, cw_max), np.int32)
     for ct in range(n_ct):
         c0 = ct * tile_cols
@@ -270,9 +347,12 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
         acc[:, :] = 0
         i_fs = np.int64(i_fs_code[ct])
         inv = 1.0 / np.float64(np.int64(2) * i_fs)
-        mult = np.int64(sigma_code[ct]) * np.int64(SQRT3_Q16)
+        m64, k64 = noise_scale(sigma_code[ct])
+        mult = _I32(m64)
+        rnd = _I32(np.int64(1) << (k64 - np.int64(1)))
+        shift = _I32(k64)
         for rt in range(n_rt):
-            tbits = np.uint64(rt * n_ct + ct) << np.uint64(32)
+            tile = np.int64(rt * n_ct + ct)
             for tok in range(nt):
                 for c in range(cw):
                     cur[c] = 0
@@ -305,25 +385,27 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
                     for c in range(cw):
                         cur[c] += ga[c]
                     j += 1
-                if noise_on != 0:
-                    p = pre[tok] ^ tbits
-                    if log:
-                        for c in range(cw):
-                            nz = np.int32(_noise_code(splitmix64(p ^ np.uint64(c0 + c)), mult))
-                            nzv[c] = nz
-                            cur[c] += nz
-                    else:
-                        for c in range(cw):
-                            cur[c] += np.int32(_noise_code(splitmix64(p ^ np.uint64(c0 + c)), mult))
                 arow = acc[tok]
-                for c in range(cw):
-                    arow[c] += np.int32(_adc_fast(cur[c], i_fs, inv, b_shift, half))
+                rk = noise_row_key(pre[tok], tile)  # one splitmix64 per row of cw conversions
+                a = _U32(rk & np.uint64(0xFFFFFFFF))
+                g_odd = _U32((rk >> np.uint64(32)) | np.uint64(1))
                 if log:
                     for c in range(cw):
-                        nz = nzv[c] if noise_on != 0 else np.int32(0)
-                        i_log[bi, tok, rt, c0 + c] = cur[c] - nz
+                        nz = _I32(0)
+                        if noise_on != 0:
+                            nz = _noise32(a, g_odd, c0 + c, mult, rnd, shift)
+                        code = _adc_fast(_add(cur[c], nz), i_fs, inv, b_shift, half)
+                        arow[c] = _add(arow[c], code)
+                        i_log[bi, tok, rt, c0 + c] = cur[c]
                         noise_log[bi, tok, rt, c0 + c] = nz
-                        adc_log[bi, tok, rt, c0 + c] = _adc_fast(cur[c], i_fs, inv, b_shift, half)
+                        adc_log[bi, tok, rt, c0 + c] = code
+                elif noise_on != 0:  # one fused, vectorised pass: hash, noise, ADC, partial sum (32-bit lanes)
+                    for c in range(cw):
+                        x = _add(cur[c], _noise32(a, g_odd, c0 + c, mult, rnd, shift))
+                        arow[c] = _add(arow[c], _adc_fast(x, i_fs, inv, b_shift, half))
+                else:
+                    for c in range(cw):
+                        arow[c] = _add(arow[c], _adc_fast(cur[c], i_fs, inv, b_shift, half))
         m_row = m_code[c0:c0 + cw]
         b_row = b_code[c0:c0 + cw]
         for tok in range(nt):

@@ -155,7 +155,8 @@ def lfsr_draw_bank(states, width, tap_mask, k, steps, out):
     ==========  =====  ====================================
 
     Serial so that it can be called from the caller's own ``prange`` loop; see
-    :func:`lfsr_draw_bank_parallel` for the threaded twin (identical bytes).
+    :func:`lfsr_draw_bank_parallel` for the threaded twin (identical bytes).  The spec form: the runner
+    uses :func:`lfsr_draw_bank_fast`, which the tests compare with this one.
     """
     s_flat = states.reshape(states.size)
     o_flat = out.reshape(out.size)
@@ -174,7 +175,8 @@ def lfsr_draw_bank_parallel(states, width, tap_mask, k, steps, out):
     """Threaded :func:`lfsr_draw_bank`: ``prange`` over registers (disjoint writes).
 
     Same arguments, widths and results as :func:`lfsr_draw_bank`, byte for byte, for any
-    thread count.  Do not call it from inside another ``prange``.
+    thread count.  Do not call it from inside another ``prange``.  Used only by the tests (the runner
+    draws inside its own ``prange`` over samples).
     """
     s_flat = states.reshape(states.size)
     o_flat = out.reshape(out.size)

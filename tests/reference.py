@@ -17,6 +17,8 @@ Sections (append new blocks as new sections, keep the ``ref_`` prefix):
 """
 from __future__ import annotations
 
+import math
+
 MASK64 = (1 << 64) - 1
 
 
@@ -185,15 +187,42 @@ def ref_noise_key_prefix(root: int, sample: int, layer: int, t: int, token: int)
     return h
 
 
-def ref_noise_key(prefix: int, tile: int, column: int) -> int:
-    return ref_splitmix64(prefix ^ (((tile << 32) | column) & MASK64))
+def ref_noise_row_key(prefix: int, tile: int) -> int:
+    return ref_splitmix64(prefix ^ (tile & MASK64))
 
 
-def ref_noise_gauss(key: int, sigma_code: int) -> int:
-    """Irwin-Hall sum of the four 16-bit words of the 64 random bits ``key``, scaled to sigma_code / 2^8."""
-    s = sum((key >> (16 * q)) & 0xFFFF for q in range(4))
-    z2 = 2 * s - 4 * 65535
-    return (z2 * sigma_code * 113512 + (1 << 40)) >> 41  # 113512 = round(sqrt(3) * 2^16)
+def ref_lowbias32(x: int) -> int:
+    """lowbias32 (C. Wellons): xorshift 16, * 0x7feb352d, xorshift 15, * 0x846ca68b, xorshift 16, mod 2^32."""
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def ref_noise_scale(sigma_code: int) -> tuple[int, int]:
+    """(mult, shift): the largest shift <= 31 with mult = round(sigma_code 2^(shift-8) / sqrt(170)) < 2^24,
+    the 1 / sqrt(170) taken as round(2^32 / sqrt(170)) (found here by exact integer comparison)."""
+    inv = math.isqrt((1 << 64) // 170)
+    while not (2 * inv - 1) ** 2 * 170 < 4 << 64 < (2 * inv + 1) ** 2 * 170:
+        inv += 1
+    for shift in range(31, -1, -1):
+        mult = (sigma_code * inv + (1 << (39 - shift))) >> (40 - shift)
+        if mult < 1 << 24:
+            return mult, shift
+    raise ValueError("sigma_code out of range")
+
+
+def ref_noise(row_key: int, column: int, sigma_code: int) -> int:
+    """weyl-lowbias32-ih8: x = a + column * (g | 1) mod 2^32 (a, g the low and high halves of the row key),
+    h = lowbias32(x), s = sum of the eight nibbles of h, noise = round((s - 60) * sigma_code / 2^8 / sqrt(170))
+    in the kernel's fixed point: floor(((s - 60) mult + 2^(shift-1)) / 2^shift)."""
+    a, g = row_key & 0xFFFFFFFF, (row_key >> 32) | 1
+    h = ref_lowbias32(a + column * g)
+    s = sum((h >> (4 * q)) & 0xF for q in range(8))
+    mult, shift = ref_noise_scale(sigma_code)
+    return ((s - 60) * mult + (1 << (shift - 1))) >> shift
 
 
 def ref_adc(i: int, i_fs: int, bits: int) -> int:
@@ -231,7 +260,7 @@ def ref_crossbar_layer(spikes, g_diff, rows: int, cols: int, i_fs, sigma, bits: 
                     for r in range(rt * rows, min(n_in, (rt + 1) * rows)):
                         if spikes[bi][tok][r]:
                             cur += int(g_diff[r][c])
-                    nz = ref_noise_gauss(ref_noise_key(prefix, rt * n_ct + ct, c), int(sigma[ct])) if noise_on else 0
+                    nz = ref_noise(ref_noise_row_key(prefix, rt * n_ct + ct), c, int(sigma[ct])) if noise_on else 0
                     code = ref_adc(cur + nz, int(i_fs[ct]), bits)
                     acc += code
                     i_log[bi][tok][rt][c] = cur

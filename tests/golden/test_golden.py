@@ -93,7 +93,7 @@ def test_stored_content(golden):
 
     with h5py.File(golden) as f:
         a = f.attrs
-        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.3.0" and a["noise_generator"] == "splitmix64-ih4"
+        assert a["schema"] == "bittrue-golden" and a["schema_version"] == "1.3.0" and a["noise_generator"] == "weyl-lowbias32-ih8"
         assert json.loads(a["signals"]) == list(SIGNALS)
         assert int(a["timesteps"]) == T and int(a["n_samples"]) == SAMPLES
         assert list(f["inputs/sample_id"][()]) == list(range(SAMPLES))
@@ -462,17 +462,18 @@ def test_infer_log_full_digits_memory_bounded(setup, tmp_path):
         assert int(f.attrs["n_samples"]) == 1797
 
 
-@pytest.mark.parametrize("edit", ["other", "absent"])
+@pytest.mark.parametrize("edit", ["splitmix64-ih4", "splitmix64-ih12", "absent"])
 def test_other_noise_generator_is_refused(golden, tmp_path, capsys, edit):
-    """A file whose noise codes come from another generator (or a 1.0.0 file without the attribute) gets one
-    clear line and exit 2, not a mismatch report."""
+    """A file whose noise codes come from another generator (the previous ones, or a 1.0.0 file without the
+    attribute, whose generator was splitmix64-ih12) gets one clear line and exit 2, not a mismatch report."""
     def change(f):
-        if edit == "other":
-            f.attrs["noise_generator"] = "splitmix64-ih12"
-        else:
+        if edit == "absent":
             del f.attrs["noise_generator"]
+        else:
+            f.attrs["noise_generator"] = edit
 
     p = _mutant(golden, tmp_path, change)
     rc, out, err = _verify(p, capsys)
     assert rc == 2 and out == ""
-    assert "noise generator 'splitmix64-ih12'" in err and "splitmix64-ih4" in err and "\n" not in err
+    have = "splitmix64-ih12" if edit == "absent" else edit
+    assert f"noise generator '{have}'" in err and "weyl-lowbias32-ih8" in err and "\n" not in err
