@@ -5,12 +5,12 @@ scalars and shapes.  README: the ANN's digits test accuracy is 0.9889 (356 of 36
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from toolload import load_tool  # tests/ is on sys.path (conftest.py)
 
 _PATH = Path(__file__).resolve().parents[2] / "tools" / "ann.py"
 _NPZ = Path(__file__).resolve().parents[2] / "bittrue" / "models" / "digits-ann.npz"
@@ -20,14 +20,8 @@ pytestmark = pytest.mark.skipif(not _PATH.exists() or not _NPZ.exists(),
 
 @pytest.fixture(scope="module")
 def ann():
-    spec = importlib.util.spec_from_file_location("bittrue_tools_ann", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    try:
-        spec.loader.exec_module(mod)
+    with load_tool("ann.py") as mod:
         yield mod
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_shipped_ann_accuracy(ann):

@@ -1,7 +1,6 @@
 """``tools/mimo_context.py``: the L-pilot prompts fed to the 20-position mimo-icl model (docs/mimo.md 8)."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from bittrue.datasets import mimo
+from toolload import load_tool  # tests/ is on sys.path (conftest.py)
 
 _PATH = Path(__file__).resolve().parents[2] / "tools" / "mimo_context.py"
 pytestmark = pytest.mark.skipif(not _PATH.exists(), reason="source tree not available (installed-wheel run)")
@@ -16,14 +16,8 @@ pytestmark = pytest.mark.skipif(not _PATH.exists(), reason="source tree not avai
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("bittrue_tools_mimo_context", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    try:
-        spec.loader.exec_module(mod)
+    with load_tool("mimo_context.py") as mod:
         yield mod
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_prompt_repeats_the_l_pilots_and_keeps_the_queries(tool):
@@ -45,9 +39,11 @@ def test_prompt_repeats_the_l_pilots_and_keeps_the_queries(tool):
 
 
 def test_floor_tool_rows_and_bad_input(capsys):
-    spec = importlib.util.spec_from_file_location("bittrue_tools_mimo_floor", _PATH.with_name("mimo_floor.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    with load_tool("mimo_floor.py") as mod:
+        _check_floor_tool(mod, capsys)
+
+
+def _check_floor_tool(mod, capsys):
     assert mod._row("T=16 expect=encoder,score") == (16, ("encoder", "score"))
     assert mod._row("T=8") == (8, ())
     assert mod.main(["--rows", "T=8 expect=adc"]) == 2
@@ -63,12 +59,14 @@ def test_shipped_ann_detector_without_torch(capsys, monkeypatch):
     against 0.1607); the bound 1.15x fails for a wrong forward or a damaged weight file (an untrained network of
     this shape scores about 4.8x).
     """
+    npz = _PATH.parents[1] / "bittrue" / "models" / "mimo-icl-ann.npz"
+    with load_tool("train_mimo_ann.py") as mod:
+        _check_shipped_ann(mod, npz, capsys, monkeypatch)
+
+
+def _check_shipped_ann(mod, npz, capsys, monkeypatch):
     import json
 
-    npz = _PATH.parents[1] / "bittrue" / "models" / "mimo-icl-ann.npz"
-    spec = importlib.util.spec_from_file_location("bittrue_tools_train_mimo_ann", _PATH.with_name("train_mimo_ann.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the tool puts tools/ on sys.path: undone after the test
     before = set(sys.modules)
     try:
