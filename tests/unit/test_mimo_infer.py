@@ -75,6 +75,7 @@ def test_float_device_has_one_icl_column(capsys):
 
 def test_tasks_per_snr_and_plot(tmp_path, capsys):
     """--tasks-per-snr N runs the first 16 N tasks; --plot writes a PNG atomically and refuses to overwrite it."""
+    pytest.importorskip("matplotlib")  # the plot extra (in the test extra; not in CI's bare wheel job)
     png = tmp_path / "w.png"
     args = ["infer", "--dataset", "mimo", "--device", "float", "--tasks-per-snr", "2", "--timesteps", "1",
             "--quiet", "--plot", str(png)]
