@@ -9,7 +9,7 @@ fast kernels with them (besides ``tests/reference.py``), and each says so in its
 =================================  ==============================================================
 kernel                             kept as
 =================================  ==============================================================
-``crossbar.adc_convert``           spec 4.6 in integers (exact division); twin of ``_adc_fast``
+``crossbar.adc_convert``           spec 4.6 in integers (exact division); twin of ``_adc_offset``
 ``crossbar.noise_code``            one conversion's output noise, scalar; twin of the layer loop
 ``lfsr.lfsr_draw_bank``            step-by-step bank draw (spec 2.2); twin of the jump/shift forms
 ``lfsr.lfsr_draw_bank_parallel``   threaded ``lfsr_draw_bank``: the thread-invariance test's subject

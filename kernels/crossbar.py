@@ -27,7 +27,8 @@ noise_code             int32       integer noise, sigma = sigma_code / 2^8 curre
 I + noise              int32       |I + n| < 2^31: ``crossbar_layer`` raises ValueError unless
                                    ``min(tile_rows, in) * max|g| + 2^22 < 2^31``
 adc_code               int16       -2^(b-1) .. 2^(b-1)-1 (saturating)
-acc (partial sums)     int32       sum of codes over row tiles
+acc (partial sums)     int32       starts at -n_rt 2^(b-1) and adds code + 2^(b-1) per row tile, so it
+                                   ends at the sum of the codes; |acc| <= n_rt 2^(b-1) < 2^31 (checked)
 M, B                   int64       requant multiplier (m_bits signed) and offset
 y_code                 int32       saturated to ``out_width`` signed bits
 =====================  ==========  ======================================================
@@ -51,7 +52,7 @@ NOISE_INV_SD_Q32 = 329408954
 SIGMA_CODE_LIMIT = 1 << 27
 #: Every noise code is below this in magnitude (``60 * 2^24 / 2^8 + 1 < 2^22``).
 NOISE_BOUND = 1 << 22
-#: Bias of the float64 quotient estimate in :func:`_adc_fast` (2^-33; see there why it is exact).
+#: Bias of the float64 quotient estimate in :func:`_adc_offset` (2^-33; see there why it is exact).
 ADC_BIAS = 2.0 ** -33
 
 # 32-bit lanes.  Numba types an operator on two int32 / uint32 scalars as int64 (its integer promotion), so a
@@ -103,17 +104,32 @@ def _lowbias32(x):
 
 @njit(cache=True, inline="always")
 def _ih8(h):
-    """Sum of the eight 4-bit words of the uint32 ``h`` (SWAR; int32, 0 .. 120)."""
+    """Sum of the eight 4-bit words of the uint32 ``h`` (SWAR; int32, 0 .. 120).
+
+    The nibble pairs are added into four bytes (each <= 30); one multiply by ``0x01010101`` then puts
+    ``b0 + b1 + b2 + b3 <= 120`` into the top byte with no carry into it (the partial sums below it are at most
+    90 < 256), and the shift by 24 reads it.
+    """
     w = _add(_and(h, _U32(0x0F0F0F0F)), _and(_shr(h, _U32(4)), _U32(0x0F0F0F0F)))  # 4 bytes, each <= 30
-    w = _add(_and(w, _U32(0x00FF00FF)), _and(_shr(w, _U32(8)), _U32(0x00FF00FF)))  # 2 halves, each <= 60
-    return _I32(_add(_and(w, _U32(0xFFFF)), _shr(w, _U32(16))))
+    return _I32(_shr(_mul(w, _U32(0x01010101)), _U32(24)))
 
 
 @njit(cache=True, inline="always")
-def _noise32(a, g, column, mult, rnd, shift):
-    """Noise code of one conversion in 32-bit lanes (``a, g`` uint32, ``mult, rnd, shift`` int32; see noise_code)."""
+def _noise32(a, g, column, mult, rnd0, shift):
+    """Noise code of one conversion in 32-bit lanes (``a, g`` uint32, ``mult, rnd0, shift`` int32; see noise_code).
+
+    ``rnd0 = 2^(shift-1) - 60 mult`` folds the Irwin-Hall mean into the rounding term:
+    ``s mult + rnd0 = (s - 60) mult + 2^(shift-1)``, with every term and partial sum inside int32
+    (``s mult <= 120 (2^24 - 1) < 2^31``, ``|rnd0| < 2^30``).
+    """
     s = _ih8(_lowbias32(_add(a, _mul(_U32(column), g))))
-    return _shr(_add(_mul(_add(s, _I32(-IH8_MEAN)), mult), rnd), shift)
+    return _shr(_add(_mul(s, mult), rnd0), shift)
+
+
+@njit(cache=True)
+def noise_round0(mult, shift):
+    """The folded rounding term ``2^(shift-1) - 60 mult`` of :func:`_noise32` (int32)."""
+    return _I32((np.int64(1) << (np.int64(shift) - np.int64(1))) - np.int64(IH8_MEAN) * np.int64(mult))
 
 
 @njit(cache=True)
@@ -166,15 +182,14 @@ def noise_code(row_key, column, sigma_code):
     key = np.uint64(row_key)
     a = _U32(key & np.uint64(0xFFFFFFFF))
     g = _U32((key >> np.uint64(32)) | np.uint64(1))
-    rnd = _I32(np.int64(1) << (k - np.int64(1)))
-    return np.int64(_noise32(a, g, column, _I32(m), rnd, _I32(k)))
+    return np.int64(_noise32(a, g, column, _I32(m), noise_round0(m, k), _I32(k)))
 
 
 @njit(cache=True)
 def adc_convert(i_code, i_fs_code, bits):
     """ADC of spec 4.6: ``clamp(round(I * 2^(b-1) / I_fs), -2^(b-1), 2^(b-1) - 1)`` in integers.
 
-    The spec form (an exact integer division); the layer kernel uses :func:`_adc_fast`, tested equal to it.
+    The spec form (an exact integer division); the layer kernel uses :func:`_adc_offset`, tested equal to it.
 
     ============  ======  =================================
     signal        dtype   range
@@ -207,39 +222,69 @@ def requant_code(acc, m, b, s, out_width):
     return sat_s(shr_floor(np.int64(acc) * np.int64(m) + np.int64(b), s), out_width)
 
 
-@njit(cache=True, inline="always")
-def _adc_fast(x, i_fs, inv, b_shift, half):
-    """:func:`adc_convert` of an int32 ``x`` in a vectorisable form: float64 only, no division, no int64.
+@njit(cache=True)
+def adc_fast_consts(i_fs_code, bits):
+    """Per-call constants of :func:`_adc_offset` for full scale ``I_fs`` and ``b`` bits: ``(x_lo, x_hi, c1, c2h)``.
 
-    ``inv = fl(1 / (2 I_fs))`` (float64), ``b_shift = b``, ``half = 2^(b-1)``; returns int32.  The exact code
-    is ``clamp(floor(Q))`` with ``Q = A + 1/2``, ``A = x 2^b / (2 I_fs)``.  This computes, with the two
-    per-call constants ``c1 = 2^b inv`` (exact: a power-of-two scaling) and ``c2 = fl(fl(I_fs inv) + 2^-33)``,
-    ``y = fl(fl(float64(x) c1) + c2)``, then ``clamp(floor(y))`` in float64, converted to int32.  It equals the
-    exact code for ``|x| < 2^31``, ``1 <= I_fs <= 2^31`` and ``b <= 16`` (``u = 2^-53`` the unit roundoff):
+    With ``Q(x) = (x 2^b + I_fs) / (2 I_fs)`` (so that the exact code is ``clamp(floor(Q))``):
 
-    * ``float64(x)`` is exact (int32 -> float64: ``vcvtdq2pd``, which AVX2 has; int64 -> float64 it has not);
-    * ``inv = (1 + e0) / (2 I_fs)``, ``|e0| <= u``, so ``fl(x c1) = A (1 + e0)(1 + e1)``, within ``|A| 2^-51.9``
-      of ``A``; ``c2 = 1/2 + 2^-33 + d`` with ``|d| <= 2^-54 + 2^-54 + 2^-54 < 2^-52`` (``I_fs inv`` is within
-      ``2^-54`` of 1/2, its rounding and the rounding of the sum near 1/2 add ``2^-54`` each); the final add
-      rounds by at most ``|y| u``;
-    * where ``|Q| <= 2^16`` (so ``|A| <= 2^16 + 1/2``), ``|y - (Q + 2^-33)| < 2^-35.9 + 2^-37 + 2^-52 < 2^-35``;
-    * if ``Q`` is an integer, ``Q < y < Q + 1``, so ``floor(y) = Q``;
-    * otherwise ``Q`` is at least ``1 / (2 I_fs) >= 2^-32`` from both neighbouring integers, and
-      ``Q < y < Q + 2^-33 + 2^-35 < Q + 2^-32``, so ``floor(y) = floor(Q)``;
-    * where ``|Q| > 2^16 >= 2 half`` both the exact code and the estimate saturate on the same side (the
-      relative error is below ``2^-50``);
-    * the clamp bounds are integers, so clamping the floored float is exact, and the clamped value
-      (``|q| <= 2^15``) converts to int32 exactly (``vcvttpd2dq``).
+    * ``x_lo = -floor((2^b - 1) I_fs / 2^b) - 1``, the largest ``x`` with ``floor(Q(x)) <= -2^(b-1)``
+      (``Q(x) < 1 - 2^(b-1)`` iff ``x 2^b < (1 - 2^b) I_fs``): every ``x <= x_lo`` gives the code ``-2^(b-1)``;
+    * ``x_hi = ceil((2^b - 3) I_fs / 2^b)``, the smallest ``x`` with ``floor(Q(x)) >= 2^(b-1) - 1``
+      (``Q(x) >= 2^(b-1) - 1`` iff ``x 2^b >= (2^b - 3) I_fs``): every ``x >= x_hi`` gives ``2^(b-1) - 1``;
+    * ``c1 = 2^b inv`` and ``c2h = fl(fl(fl(I_fs inv) + 2^-33) + 2^(b-1))`` with ``inv = fl(1 / (2 I_fs))``.
 
-    No fused multiply-add is formed (Numba contracts nothing without fastmath; ``inspect_asm`` shows none), and
-    the argument holds for the rounding of each step as written.  Tested against :func:`adc_convert` on ties,
-    near-ties, saturation, the int32 extremes and random inputs.
+    Both bounds fit int32 for ``1 <= I_fs <= 2^31``, ``1 <= b <= 16`` (``-2^31 <= x_lo``, ``x_hi < 2^31``).
     """
-    c1 = np.float64(np.int64(1) << np.int64(b_shift)) * inv
-    c2 = np.float64(i_fs) * inv + ADC_BIAS
-    q = np.floor(np.float64(_I32(x)) * c1 + c2)
-    hf = np.float64(half)
-    return _I32(min(max(q, -hf), hf - 1.0))
+    i_fs = np.int64(i_fs_code)
+    two_b = np.int64(1) << np.int64(bits)
+    x_lo = -(((two_b - 1) * i_fs) // two_b) - 1
+    x_hi = -((-(two_b - 3) * i_fs) // two_b)
+    inv = 1.0 / np.float64(np.int64(2) * i_fs)
+    c1 = np.float64(two_b) * inv
+    c2h = (np.float64(i_fs) * inv + ADC_BIAS) + np.float64(two_b >> np.int64(1))
+    return _I32(x_lo), _I32(x_hi), c1, c2h
+
+
+@njit(cache=True, inline="always")
+def _adc_offset(x, x_lo, x_hi, c1, c2h, top):
+    """:func:`adc_convert` of an int32 ``x``, plus ``2^(b-1)``, in a vectorisable form (returns int32 ``0 .. top``).
+
+    ``(x_lo, x_hi, c1, c2h) = adc_fast_consts(I_fs, b)``, ``top = 2^b - 1``.  No division, no int64, and no
+    float rounding or clamping instruction: ``x`` is clamped to ``[x_lo, x_hi]`` in int32 (which changes no code:
+    every ``x`` beyond either bound saturates to the bound's code), then ``y = fl(fl(float64(x) c1) + c2h)`` is
+    truncated to int32 (``vcvttpd2dq``) and clamped to ``0 .. top`` in int32.  The result is the exact code plus
+    ``2^(b-1)`` for every int32 ``x``, ``1 <= I_fs <= 2^31`` and ``1 <= b <= 16`` (``u = 2^-53``):
+
+    * after the clamp ``|Q| <= 2^b <= 2^16``: ``Q(x_lo) >= Q(x_lo + 1) - 2^(b-1) / I_fs >= 1 - 2^b``, and the same
+      above ``x_hi`` (one step of ``x`` moves ``Q`` by ``2^(b-1) / I_fs <= 2^(b-1)``);
+    * ``float64(x)`` is exact; ``inv = (1 + e0) / (2 I_fs)``, ``|e0| <= u``, so with ``A = Q - 1/2``,
+      ``fl(x c1)`` is within ``|A| 2^-51.9 <= 2^-35.9`` of ``A``; ``fl(fl(I_fs inv) + 2^-33)`` is within
+      ``2^-52`` of ``1/2 + 2^-33``, and adding ``2^(b-1) <= 2^15`` rounds by at most ``2^-38``; the final add
+      (result below ``2^17``) by at most ``2^-37``.  So with ``Q' = Q + 2^(b-1)``,
+      ``|y - (Q' + 2^-33)| < 2^-35.9 + 2^-52 + 2^-38 + 2^-37 < 2^-35``;
+    * if ``Q'`` is an integer, ``Q' < y < Q' + 1``; otherwise ``Q'`` is at least ``1 / (2 I_fs) >= 2^-32`` from
+      the integers either side and ``Q' < y < Q' + 2^-32``: either way ``floor(y) = floor(Q')``;
+    * truncation equals the floor where ``y >= 0``; where ``y < 0`` (``floor(Q) < -2^(b-1)``) it gives a value
+      ``<= 0`` and the exact code plus ``2^(b-1)`` is 0, which the clamp returns; where ``floor(Q') > top``
+      the clamp returns ``top``, the saturated code.  (The final clamp acts only where ``I_fs < 2^(b-1)``.)
+
+    No fused multiply-add is formed (Numba contracts nothing without fastmath; ``inspect_asm`` shows none).  Tested
+    against :func:`adc_convert` on ties, near-ties, saturation, the int32 extremes and random inputs.
+    """
+    return np.minimum(np.maximum(_adc_offset_wide(x, x_lo, x_hi, c1, c2h), _I32(0)), top)
+
+
+@njit(cache=True, inline="always")
+def _adc_offset_wide(x, x_lo, x_hi, c1, c2h):
+    """:func:`_adc_offset` without its final clamp, equal to it where ``I_fs >= 2^(b-1)``.
+
+    There one step of ``x`` moves ``Q`` by ``2^(b-1) / I_fs <= 1``, so ``Q(x_lo) >= Q(x_lo + 1) - 1 >= -2^(b-1)``
+    and ``Q(x_hi) <= Q(x_hi - 1) + 1 < 2^(b-1)``: after the input clamp ``floor(Q)`` is already a code of the
+    range, ``y > 0`` (truncation is the floor) and the result lies in ``0 .. 2^b - 1``.
+    """
+    xc = np.minimum(np.maximum(_I32(x), x_lo), x_hi)
+    return _I32(np.float64(xc) * c1 + c2h)
 
 
 @njit(cache=True)
@@ -290,7 +335,7 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     -----
     The arithmetic is that of :func:`adc_convert`, :func:`noise_code` and :func:`requant_code`
     per conversion; only the order of work is arranged for speed.  Per row of conversions (one token
-    on one tile) one fused loop hashes, adds the noise, converts (:func:`_adc_fast`) and adds the code
+    on one tile) one fused loop hashes, adds the noise, converts (:func:`_adc_offset`) and adds the code
     to the partial sums, all in 32-bit integer and float64 lanes that AVX2 vectorises.  Raises
     ``ValueError`` when ``min(tile_rows, in) * max|g| + NOISE_BOUND`` does not fit int32.  Each sample (one ``prange``
     iteration, its own buffers) runs column tile by column tile and, inside, row tile by row tile
@@ -308,6 +353,8 @@ def crossbar_layer(spikes, g_diff_code, tile_rows, tile_cols, i_fs_code, sigma_c
     g_max = g_abs_max(g_diff_code)
     if min(tile_rows, n_in) * g_max + NOISE_BOUND >= np.int64(1) << np.int64(31):
         raise ValueError("crossbar_layer: tile_rows * max|g_diff_code| + noise bound does not fit int32")
+    if n_rt << np.int64(adc_bits) >= np.int64(1) << np.int64(31):
+        raise ValueError("crossbar_layer: row tiles * 2^adc_bits (the offset partial sums) does not fit int32")
     grp4 = 4 * g_max <= 32767
     grp8 = 8 * g_max <= 32767
     for bi in prange(nb):
@@ -323,7 +370,9 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
     """All tokens of batch row ``bi`` (see :func:`crossbar_layer`)."""
     log = i_log.shape[0] > 0
     half = np.int64(1) << np.int64(adc_bits - 1)
-    b_shift = np.int64(adc_bits)
+    half32 = _I32(half)
+    top = _I32(2 * half - 1)
+    neg_off = _I32(-np.int64(n_rt) * half)
     # active rows of every token, grouped by row tile: idx[tok, ptr[tok, rt] : ptr[tok, rt + 1]]
     idx = np.empty((nt, n_in), np.int32)
     ptr = np.empty((nt, n_rt + 1), np.int64)
@@ -344,12 +393,13 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
     for ct in range(n_ct):
         c0 = ct * tile_cols
         cw = min(n_out, c0 + tile_cols) - c0
-        acc[:, :] = 0
+        acc[:, :] = neg_off  # each row tile adds code + 2^(b-1): after all n_rt, acc is the sum of the codes
         i_fs = np.int64(i_fs_code[ct])
-        inv = 1.0 / np.float64(np.int64(2) * i_fs)
         m64, k64 = noise_scale(sigma_code[ct])
         mult = _I32(m64)
-        rnd = _I32(np.int64(1) << (k64 - np.int64(1)))
+        rnd0 = noise_round0(m64, k64)
+        x_lo, x_hi, c1, c2h = adc_fast_consts(i_fs, adc_bits)
+        wide = i_fs >= half  # the ADC's final clamp is a no-op (see _adc_offset_wide)
         shift = _I32(k64)
         for rt in range(n_rt):
             tile = np.int64(rt * n_ct + ct)
@@ -393,19 +443,27 @@ def _crossbar_sample(bi, spikes, g, tile_rows, tile_cols, i_fs_code, sigma_code,
                     for c in range(cw):
                         nz = _I32(0)
                         if noise_on != 0:
-                            nz = _noise32(a, g_odd, c0 + c, mult, rnd, shift)
-                        code = _adc_fast(_add(cur[c], nz), i_fs, inv, b_shift, half)
-                        arow[c] = _add(arow[c], code)
+                            nz = _noise32(a, g_odd, c0 + c, mult, rnd0, shift)
+                        code_off = _adc_offset(_add(cur[c], nz), x_lo, x_hi, c1, c2h, top)
+                        arow[c] = _add(arow[c], code_off)
                         i_log[bi, tok, rt, c0 + c] = cur[c]
                         noise_log[bi, tok, rt, c0 + c] = nz
-                        adc_log[bi, tok, rt, c0 + c] = code
+                        adc_log[bi, tok, rt, c0 + c] = code_off - half32
                 elif noise_on != 0:  # one fused, vectorised pass: hash, noise, ADC, partial sum (32-bit lanes)
+                    if wide:
+                        for c in range(cw):
+                            x = _add(cur[c], _noise32(a, g_odd, c0 + c, mult, rnd0, shift))
+                            arow[c] = _add(arow[c], _adc_offset_wide(x, x_lo, x_hi, c1, c2h))
+                    else:
+                        for c in range(cw):
+                            x = _add(cur[c], _noise32(a, g_odd, c0 + c, mult, rnd0, shift))
+                            arow[c] = _add(arow[c], _adc_offset(x, x_lo, x_hi, c1, c2h, top))
+                elif wide:
                     for c in range(cw):
-                        x = _add(cur[c], _noise32(a, g_odd, c0 + c, mult, rnd, shift))
-                        arow[c] = _add(arow[c], _adc_fast(x, i_fs, inv, b_shift, half))
+                        arow[c] = _add(arow[c], _adc_offset_wide(cur[c], x_lo, x_hi, c1, c2h))
                 else:
                     for c in range(cw):
-                        arow[c] = _add(arow[c], _adc_fast(cur[c], i_fs, inv, b_shift, half))
+                        arow[c] = _add(arow[c], _adc_offset(cur[c], x_lo, x_hi, c1, c2h, top))
         m_row = m_code[c0:c0 + cw]
         b_row = b_code[c0:c0 + cw]
         for tok in range(nt):

@@ -16,7 +16,8 @@
   t(0, off) - slope x conv     requantisation and the loop (per output, not per conversion)
   ===========================  ==================================================================================
 
-  Each layer kind's in-run crossbar time is split in these proportions.  The *conversion path* is noise + ADC +
+  The four calls of a kind are timed in interleaved rounds, best of 7 (:func:`best_times`).  Each layer kind's
+  in-run crossbar time is split in these proportions.  The *conversion path* is noise + ADC +
   partial sums; its cost per conversion is its in-run seconds over the conversions of the run.
 * Roofline (:func:`roofline`): synaptic adds / accumulate seconds of the standalone calls is the emulator's own
   accumulate throughput; over the adds of one image it bounds images/s, and the emulator reaches a fraction of
@@ -70,17 +71,29 @@ class OpTimes:
 
 def best_time(fn: Callable[[], object], reps: int = 3, min_s: float = 0.05) -> float:
     """Best per-call seconds of ``fn`` over ``reps`` rounds, each round repeated to last at least ``min_s``."""
-    fn()
-    best = float("inf")
+    return best_times([fn], reps, min_s)[0]
+
+
+def best_times(fns: list[Callable[[], object]], reps: int = 7, min_s: float = 0.05) -> list[float]:
+    """:func:`best_time` of several calls, their rounds interleaved (``a b c d a b c d ...``).
+
+    The breakdown takes differences of these timings, so a burst of load on a shared machine should hit all of
+    them alike rather than one; with the rounds interleaved and the best of ``reps`` kept, a difference is off
+    only where every round of one call was disturbed.
+    """
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
     for _ in range(reps):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_s:
-                break
-        best = min(best, dt / n)
+        for i, fn in enumerate(fns):
+            n, t0 = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                dt = time.perf_counter() - t0
+                if dt >= min_s:
+                    break
+            best[i] = min(best[i], dt / n)
     return best
 
 
@@ -136,11 +149,11 @@ def crossbar_costs(runner, kind_density: dict[str, float], nb: int, seed: int = 
         n_rt = -(-op.n_in // rows)
         rows_fine = max(1, -(-op.n_in // (FINE_TILES * n_rt)))
         n_rt_fine = -(-op.n_in // rows_fine)
+        t_zero, t_acc, t_full, t_fine = best_times(
+            [call(spk_0, False), call(spk_d, False), call(spk_d, True),
+             lambda: _crossbar_retiled(runner, name, spk_0, ids, rows_fine, y)], min_s=min_s)
         rec = {"layer": name, "n_in": op.n_in, "n_out": op.n_out, "tokens": op.tokens, "density": d,
-               "t_zero_s": best_time(call(spk_0, False), min_s=min_s),
-               "t_acc_s": best_time(call(spk_d, False), min_s=min_s),
-               "t_full_s": best_time(call(spk_d, True), min_s=min_s),
-               "t_fine_s": best_time(lambda: _crossbar_retiled(runner, name, spk_0, ids, rows_fine, y), min_s=min_s),
+               "t_zero_s": t_zero, "t_acc_s": t_acc, "t_full_s": t_full, "t_fine_s": t_fine,
                "adds": float(spk_d.sum(dtype=np.int64)) * op.n_out, "row_tiles": n_rt, "row_tiles_fine": n_rt_fine,
                "conversions": nb * op.tokens * n_rt * op.n_out, "outputs": nb * op.tokens * op.n_out}
         extra = nb * op.tokens * (n_rt_fine - n_rt) * op.n_out

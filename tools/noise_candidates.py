@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from bittrue.kernels.crossbar import _adc_fast, _ih8, _lowbias32
+from bittrue.kernels.crossbar import _adc_offset_wide, _ih8, _lowbias32, adc_fast_consts
 from bittrue.kernels.lfsr import splitmix64
 
 U32, I32 = np.uint32, np.int32
@@ -52,6 +52,7 @@ def _two16(x):
 def _fused(kind):
     @njit
     def f(cur, acc, p, mult, rnd, shift, i_fs, inv, b, half, reps):
+        x_lo, x_hi, c1, c2h = adc_fast_consts(i_fs, b)  # the layer kernel's ADC (I_fs >= 2^(b-1) here)
         for r in range(reps):
             q = splitmix64(p ^ np.uint64(r))
             a = U32(q & np.uint64(0xFFFFFFFF))
@@ -69,7 +70,7 @@ def _fused(kind):
                 else:
                     s = I32(0)
                 nz = _shr(_add(_mul(s, mult), rnd), shift)
-                acc[c] = _add(acc[c], _adc_fast(_add(cur[c], nz), i_fs, inv, b, half))
+                acc[c] = _add(acc[c], _adc_offset_wide(_add(cur[c], nz), x_lo, x_hi, c1, c2h))
     return f
 
 

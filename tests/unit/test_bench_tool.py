@@ -174,6 +174,27 @@ def test_split_crossbar_parts(tools):
                                                    "xbar_requant_loop": 0.0}
 
 
+def test_best_times_interleaves_rounds_and_keeps_each_best(tools, monkeypatch):
+    """The four timings of a layer kind are taken in interleaved rounds (a b a b ..., after one warm-up call
+    each), and each keeps its own best per-call time, so a disturbed round of one call does not move the others."""
+    clock = [0.0]
+    calls = []
+    cost = {"a": [5.0, 1.0, 3.0], "b": [2.0, 4.0, 6.0]}  # per-round seconds of one call (after the warm-up)
+
+    def make(name):
+        def f():
+            calls.append(name)
+            n = calls.count(name) - 2  # 0-based round, -1 for the warm-up call
+            if n >= 0:
+                clock[0] += cost[name][n]
+        return f
+
+    monkeypatch.setattr(tools.breakdown.time, "perf_counter", lambda: clock[0])
+    best = tools.breakdown.best_times([make("a"), make("b")], reps=3, min_s=0.5)
+    assert calls == ["a", "b", "a", "b", "a", "b", "a", "b"]
+    assert best == [1.0, 2.0]
+
+
 def _finite_pos(v) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
 

@@ -294,8 +294,11 @@ def test_vector_adc_equals_scalar_adc(cur, nz, fs, bits):
     cur_a = np.asarray(cur, np.int32)
     nz_a = np.asarray(nz[: len(cur)], np.int64)
     half = 1 << (bits - 1)
-    out = [int(xb._adc_fast(int(c) + int(n), fs, 1.0 / (2 * fs), bits, half)) for c, n in zip(cur_a, nz_a)]
-    want = [ref.ref_adc(int(c) + int(n), fs, bits) for c, n in zip(cur_a, nz_a)]
+    x = np.array([min(max(int(c) + int(n), -(1 << 31)), (1 << 31) - 1) for c, n in zip(cur_a, nz_a)], np.int32)
+    got = np.empty(len(x), np.int64)
+    _adc_fast_array(x, fs, bits, got)
+    out = got.tolist()
+    want = [ref.ref_adc(int(v), fs, bits) for v in x]
     assert out == want
 
 
@@ -324,12 +327,14 @@ def test_crossbar_layer_rejects_currents_beyond_int32():
     _run_kernel(xb.crossbar_layer, c)
 
 
-@numba.njit  # not cached: it inlines xb._adc_fast, whose changes a cache keyed on this file would miss
+@numba.njit  # not cached: it inlines xb._adc_offset, whose changes a cache keyed on this file would miss
 def _adc_fast_array(x, fs, bits, out):
+    """The layer kernel's ADC (:func:`_adc_offset` less its offset ``2^(b-1)``) over an int32 array."""
     half = np.int64(1) << np.int64(bits - 1)
-    inv = 1.0 / np.float64(2 * fs)
+    x_lo, x_hi, c1, c2h = xb.adc_fast_consts(fs, bits)
+    top = np.int32(2 * half - 1)
     for i in range(x.shape[0]):
-        out[i] = xb._adc_fast(x[i], fs, inv, np.int64(bits), half)
+        out[i] = np.int64(xb._adc_offset(x[i], x_lo, x_hi, c1, c2h, top)) - half
 
 
 @pytest.mark.parametrize("bits", [1, 2, 7, 8, 12, 16])
@@ -351,3 +356,21 @@ def test_adc_fast_ties_and_near_ties(bits):
         _adc_fast_array(x, fs, bits, got)
         assert np.array_equal(got, want), (fs, bits)
         assert (num % (2 * fs) == 0).any() or fs % two_b != 0  # the tie cases are really exercised
+
+
+@pytest.mark.parametrize("bits", [1, 2, 8, 16])
+@pytest.mark.parametrize("fs", [1, 2, 3, 127, 128, 129, 50000, 2**31 - 1, 2**31])
+def test_adc_fast_clamp_bounds(fs, bits):
+    """``adc_fast_consts``' bounds are the tightest its docstring says: ``x_lo`` is the largest input whose
+    unclamped floor is at most ``-2^(b-1)``, ``x_hi`` the smallest whose unclamped floor is at least
+    ``2^(b-1) - 1`` (so clamping an input to them changes no code), both inside int32."""
+    half = 1 << (bits - 1)
+    x_lo, x_hi, _, _ = xb.adc_fast_consts(fs, bits)
+    x_lo, x_hi = int(x_lo), int(x_hi)
+
+    def fl(x):
+        return (x * (1 << bits) + fs) // (2 * fs)
+
+    assert -(2**31) <= x_lo < x_hi < 2**31
+    assert fl(x_lo) <= -half < fl(x_lo + 1)
+    assert fl(x_hi - 1) < half - 1 <= fl(x_hi)
