@@ -374,3 +374,30 @@ def test_adc_fast_clamp_bounds(fs, bits):
     assert -(2**31) <= x_lo < x_hi < 2**31
     assert fl(x_lo) <= -half < fl(x_lo + 1)
     assert fl(x_hi - 1) < half - 1 <= fl(x_hi)
+
+
+@pytest.mark.parametrize("noise_on", [0, 1])
+@pytest.mark.parametrize("bits", [4, 8, 12])
+def test_crossbar_layer_fused_adc_paths_around_half_scale(bits, noise_on):
+    """Deterministic: the fused loops without logs run the ADC without its final clamp where ``I_fs >= 2^(b-1)``
+    and with it below; with column tiles on both sides of that bound (down to ``I_fs = 1``, where nearly every
+    conversion saturates) the outputs equal the reference."""
+    half = 1 << (bits - 1)
+    rng = np.random.default_rng(bits * 2 + noise_on)
+    i_fs = np.array([1, half - 1, half, half + 1, 3 * half, 40 * half], np.int64)
+    c = dict(spikes=(rng.random((2, 4, 30)) < 0.4).astype(np.uint8),
+             g=rng.integers(-300, 301, (30, 12)).astype(np.int16), rows=8, cols=2, i_fs=i_fs,
+             sigma=np.full(6, 5 * 256, np.int64), bits=bits, noise_on=noise_on, root=91, ids=np.array([4, 1], np.int64),
+             layer=5, t=3, m=rng.integers(-30000, 30000, 12).astype(np.int64),
+             b=rng.integers(-99999, 99999, 12).astype(np.int64), s=9)
+    want = ref.ref_crossbar_layer(c["spikes"].tolist(), c["g"].tolist(), c["rows"], c["cols"], c["i_fs"],
+                                  c["sigma"], c["bits"], c["noise_on"], c["root"], c["ids"], c["layer"], c["t"],
+                                  c["m"], c["b"], c["s"], 16)
+    codes = np.asarray(want[3])
+    assert (codes == -half).any() and (codes == half - 1).any() and (np.abs(codes) < half - 1).any()
+    y = np.zeros((2, 4, 12), np.int32)
+    e4 = np.zeros((0, 0, 0, 0), np.int32)
+    xb.crossbar_layer(c["spikes"], c["g"], c["rows"], c["cols"], c["i_fs"], c["sigma"], bits, noise_on,
+                      np.uint64(c["root"]), c["ids"], c["layer"], c["t"], c["m"], c["b"], c["s"], 16, y, e4, e4,
+                      np.zeros((0, 0, 0, 0), np.int16))
+    assert np.array_equal(np.asarray(want[0]), y)
