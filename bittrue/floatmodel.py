@@ -186,29 +186,18 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     p_in = x_code.astype(np.float64) / 256.0
     ro = arch.readout_slice
     logits = np.zeros((bsz, arch.n_readout, arch.n_classes), dtype=np.float64)
+    def embed(x: np.ndarray) -> np.ndarray:
+        y = np.empty((bsz, n_tok, d), dtype=np.float64)
+        if off:
+            y[:, 0] = cls + pos[0]
+        y[:, off:] = x + pos[off:]
+        return y
+
+    ops = nl.netlist(arch)
     for t in range(int(timesteps)):
-        val: dict[str, np.ndarray] = {nl.INPUT: p_in}
-        for op in nl.netlist(arch):
-            x = val[op.src[0]]
-            if op.kind == nl.ENCODER:
-                y = _sample(x, rng, "encoder" in expectation)
-            elif op.kind == nl.XBAR:
-                y = linear(op.name, x)
-            elif op.kind == nl.EMBED:
-                y = np.empty((bsz, n_tok, d), dtype=np.float64)
-                if off:
-                    y[:, 0] = cls + pos[0]
-                y[:, off:] = x + pos[off:]
-            elif op.kind == nl.LIF:
-                y = lif(op.name, x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out])
-            elif op.kind == nl.SSA:
-                y = ssa(x, val[op.src[1]], val[op.src[2]], arch.heads, mask, k_s, k_o, rng, expectation)
-            elif op.kind == nl.ADD:
-                y = x + val[op.src[1]]
-            else:  # LOGITS
-                logits += x
-                continue
-            val[op.dst] = y
+        logits += nl.interpret_step(
+            ops, p_in, ro, encoder=lambda x: _sample(x, rng, "encoder" in expectation), xbar=linear, embed=embed,
+            lif=lif, ssa=lambda q, k, v: ssa(q, k, v, arch.heads, mask, k_s, k_o, rng, expectation))
     return logits if arch.readout_tokens else logits[:, 0]
 
 

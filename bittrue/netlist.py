@@ -123,6 +123,35 @@ def netlist(arch) -> tuple[Op, ...]:
     return tuple(ops)
 
 
+def interpret_step(ops, p_in, readout: slice, *, encoder, xbar, embed, lif, ssa):
+    """One time step of a float interpretation of the netlist; returns the readout's input to the logits.
+
+    The shared part of :func:`bittrue.floatmodel.float_forward` and the bench's torch simulation: the values by
+    name, the LIF column slices (``q``/``k``/``v`` of the fused qkv output) and readout tokens, the residual adds
+    and the readout.  The arithmetic is the caller's (numpy or torch arrays alike): ``encoder(p)``,
+    ``xbar(name, x)``, ``embed(x)``, ``lif(name, x)``, ``ssa(q, k, v)``.
+    """
+    val = {INPUT: p_in}
+    for op in ops:
+        x = val[op.src[0]]
+        if op.kind == ENCODER:
+            y = encoder(x)
+        elif op.kind == XBAR:
+            y = xbar(op.name, x)
+        elif op.kind == EMBED:
+            y = embed(x)
+        elif op.kind == LIF:
+            y = lif(op.name, x[:, readout] if op.readout else x[..., op.col0:op.col0 + op.n_out])
+        elif op.kind == SSA:
+            y = ssa(x, val[op.src[1]], val[op.src[2]])
+        elif op.kind == ADD:
+            y = x + val[op.src[1]]
+        else:  # LOGITS
+            return x
+        val[op.dst] = y
+    raise ValueError("interpret_step: the netlist has no LOGITS op")
+
+
 def ops_of(arch, kind: str) -> tuple[Op, ...]:
     """The ops of one kind, in execution order."""
     return tuple(op for op in netlist(arch) if op.kind == kind)

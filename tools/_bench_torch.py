@@ -102,34 +102,23 @@ class TorchSim:
             logits = torch.zeros((nb, a.n_readout, a.n_classes), dtype=torch.float32)
             mask_s = self.mask / self.k_s
             ro = a.readout_slice
-            for t in range(self.T):
-                val = {nl.INPUT: p}
-                for op in self.ops:
-                    x = val[op.src[0]]
-                    if op.kind == nl.ENCODER:
-                        y = bern(x)
-                    elif op.kind == nl.XBAR:
-                        y = linear(op.name, x)
-                    elif op.kind == nl.EMBED:
-                        y = torch.empty((nb, N, D), dtype=torch.float32)
-                        if off:
-                            y[:, 0] = self.cls + self.pos[0]
-                        y[:, off:] = x + self.pos[off:]
-                    elif op.kind == nl.LIF:
-                        y = lif(op.name, x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out])
-                    elif op.kind == nl.SSA:
-                        q, k, v = (val[n].view(nb, N, H, dk).transpose(1, 2) for n in op.src)
-                        c = torch.matmul(q, k.transpose(-1, -2))  # (B, H, N, N) counts
-                        sc = bern(c.clamp_(max=self.k_s).mul_(mask_s))
-                        pc = torch.matmul(sc, v)  # (B, H, N, dk)
-                        o = bern(pc.clamp_(max=self.k_o).mul_(1.0 / self.k_o))
-                        y = o.transpose(1, 2).reshape(nb, N, D)
-                    elif op.kind == nl.ADD:
-                        y = x + val[op.src[1]]
-                    else:  # LOGITS
-                        logits += x
-                        continue
-                    val[op.dst] = y
+            def embed(x):
+                y = torch.empty((nb, N, D), dtype=torch.float32)
+                if off:
+                    y[:, 0] = self.cls + self.pos[0]
+                y[:, off:] = x + self.pos[off:]
+                return y
+
+            def ssa(q, k, v):
+                q, k, v = (u.view(nb, N, H, dk).transpose(1, 2) for u in (q, k, v))
+                c = torch.matmul(q, k.transpose(-1, -2))  # (B, H, N, N) counts
+                sc = bern(c.clamp_(max=self.k_s).mul_(mask_s))
+                pc = torch.matmul(sc, v)  # (B, H, N, dk)
+                o = bern(pc.clamp_(max=self.k_o).mul_(1.0 / self.k_o))
+                return o.transpose(1, 2).reshape(nb, N, D)
+
+            for _ in range(self.T):
+                logits += nl.interpret_step(self.ops, p, ro, encoder=bern, xbar=linear, embed=embed, lif=lif, ssa=ssa)
             return (logits if a.readout_tokens else logits[:, 0]).numpy()
 
     def densities(self, x_code: np.ndarray) -> dict[str, float]:
