@@ -5,6 +5,8 @@ Every consumer iterates :func:`netlist` instead of restating the block sequence:
 (:mod:`bittrue.compile`), the energy counters' closed forms (:mod:`bittrue.energy`), the golden files' unit
 order (:mod:`bittrue.golden`), and the torch models of the training tools and of the bench (``tools/``).
 A changed :class:`~bittrue.model.Architecture` (depth, readout tokens, widths) therefore reaches all of them.
+The two float interpreters (the numpy float model and the bench's torch simulation) share one step loop,
+:func:`interpret_step`, and differ only in their arithmetic.
 
 One time step, for ``depth`` blocks (value names are the signal paths the runner emits)::
 

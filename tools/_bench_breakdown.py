@@ -69,13 +69,9 @@ class OpTimes:
         return out
 
 
-def best_time(fn: Callable[[], object], reps: int = 3, min_s: float = 0.05) -> float:
-    """Best per-call seconds of ``fn`` over ``reps`` rounds, each round repeated to last at least ``min_s``."""
-    return best_times([fn], reps, min_s)[0]
-
-
 def best_times(fns: list[Callable[[], object]], reps: int = 7, min_s: float = 0.05) -> list[float]:
-    """:func:`best_time` of several calls, their rounds interleaved (``a b c d a b c d ...``).
+    """Best per-call seconds of each of ``fns`` over ``reps`` rounds, each round of one call repeated to last at
+    least ``min_s``, the calls' rounds interleaved (``a b c d a b c d ...``) after one warm-up call each.
 
     The breakdown takes differences of these timings, so a burst of load on a shared machine should hit all of
     them alike rather than one; with the rounds interleaved and the best of ``reps`` kept, a difference is off
