@@ -16,6 +16,7 @@ dataset: ``y_i = H x_i + n_i``; per task ``Y_p`` (L x n_r) and ``X_p`` (L x n_t)
                     label, antenna 0 most significant) the one minimising ``||y - H s||^2`` (lowest joint label on
                     ties): the optimal joint detector when ``H`` is the true channel; with ``H_ls`` it is the
                     mismatched (plug-in) ML detector.  Its cost grows as ``M^n_t`` (16 for 2 x 2 QPSK).
+                    :func:`ml_log_posterior` gives the whole posterior over the ``M^n_t`` candidates.
 
 Diagnostic (not a baseline): ``received="rate"`` feeds the detectors the signals an ideal *linear* reader of
 ``T`` encoder time steps could recover from the token spikes (:func:`rate_decoded`): a bound on what any
@@ -112,6 +113,30 @@ def ml(y: np.ndarray, h: np.ndarray, points: np.ndarray) -> np.ndarray:
         d = np.sum(np.abs(y[i:i + step, :, :, None] - s[:, None]) ** 2, axis=2)  # (c, Q, K)
         out[i:i + step] = cand_idx[np.argmin(d, axis=-1)]
     return out
+
+
+def ml_log_posterior(y: np.ndarray, h: np.ndarray, n0: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Log posterior (n, Q, M^n_t) of every joint symbol vector under ``y = H s + n``, n ~ CN(0, n0 I), uniform prior.
+
+    ``log p(s | y) = -||y - H s||^2 / n0 - logsumexp(...)`` over the candidates of :func:`ml` (joint-label order),
+    with ``n0`` (n,) the noise variance per receive antenna.  Its argmax is :func:`ml`'s decision (up to ties).
+    With ``H = H_ls`` and ``n0 = N0 (1 + n_t / L)`` (the channel-estimation error of ``L`` unit-energy pilots
+    added to the noise) it is the plug-in posterior of the ML-LS detector; ``tools/train_mimo.py --soft-labels``
+    uses it as a soft training target.
+    """
+    y = np.asarray(y)
+    h = np.asarray(h)
+    n0 = np.asarray(n0, dtype=np.float64)
+    n_t = h.shape[2]
+    m = len(points)
+    if n0.shape != (len(y),) or not np.all(n0 > 0):
+        raise ValueError(f"ml_log_posterior: n0 must be ({len(y)},) and positive, got shape {n0.shape}")
+    cand = np.asarray(points)[split_joint(np.arange(m ** n_t), m, n_t)]  # (K, n_t)
+    s = h @ cand.T  # (n, n_r, K)
+    d = np.sum(np.abs(y[:, :, :, None] - s[:, None]) ** 2, axis=2)  # (n, Q, K)
+    a = -d / n0[:, None, None]
+    a -= a.max(-1, keepdims=True)
+    return a - np.log(np.sum(np.exp(a), axis=-1, keepdims=True))
 
 
 def bit_errors(pred_idx: np.ndarray, true_idx: np.ndarray, order: int) -> np.ndarray:

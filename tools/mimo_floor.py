@@ -2,6 +2,8 @@
 
     python tools/mimo_floor.py                       # the table of docs/mimo.md 11; --json for every number
     python tools/mimo_floor.py --tasks-per-snr 250 --rows "T=8" "T=8 expect=encoder" "T=16"
+    python -m bittrue infer --dataset mimo --tasks-per-snr 100 --json > run.json
+    python tools/mimo_floor.py --breakdown run.json   # high-SNR errors by the channel's smallest singular value
 
 Each row runs the shipped model's float network (``bittrue.floatmodel.float_forward``, root seed 0) on the first
 ``--tasks-per-snr`` tasks per SNR of the evaluation set (the same tasks as ``infer --dataset mimo``) with some of
@@ -10,6 +12,12 @@ its stochastic sources replaced by their expectation (``expect=``: ``encoder``, 
 A row with every source in expectation form and a large T approaches the network's noise-free function: what is
 left there is what the trained weights can do, not what the sampling costs.  Reported: mean SER over 0..20 dB,
 the ratio to LMMSE-LS on the same tasks, and the SER at 20 and 30 dB (the floor).
+
+``--breakdown RUN.json`` reads the predictions of an ``infer --dataset mimo --json`` run instead and splits its
+errors on the tasks of at least ``--min-snr`` dB (default 16, where the floor is) by the quartiles of the true
+channel's smallest singular value ``s_min`` (the distance between the received constellation points scales with
+it), beside LMMSE-LS on the same tasks, and by query position.  A detector limited only by the channel noise
+makes almost no error in the top quartiles at these SNRs; a floor that stays there is the detector's own noise.
 """
 from __future__ import annotations
 
@@ -37,6 +45,67 @@ def _row(text: str) -> tuple[int, tuple[str, ...]]:
     return t, expect
 
 
+def breakdown(tasks, pred_idx, ref_idx, min_snr: float = 16.0) -> dict:
+    """High-SNR symbol errors by ``s_min`` quartile of the true channel and by query position.
+
+    ``pred_idx`` and ``ref_idx``: per-antenna indices (n, Q, n_t) of the detector and of the reference (LMMSE-LS).
+    Returns ``{"tasks": k, "min_snr_db": ..., "s_min_quartiles": [{"lo", "hi", "tasks", "ser", "ser_ref"}],
+    "ser_by_query": [...], "ser_ref_by_query": [...]}`` over the ``k`` tasks with ``snr_db >= min_snr``.
+    """
+    hi = np.asarray(tasks["snr_db"]) >= min_snr
+    if not hi.any():
+        raise ValueError(f"no task has SNR >= {min_snr} dB")
+    truth = tasks["query_idx"]
+    err = (np.asarray(pred_idx) != truth).mean(-1)[hi]  # (k, Q)
+    ref = (np.asarray(ref_idx) != truth).mean(-1)[hi]
+    s_min = np.linalg.svd(tasks["H"][hi], compute_uv=False)[:, -1]
+    edges = np.quantile(s_min, [0.0, 0.25, 0.5, 0.75, 1.0])
+    quart = np.clip(np.searchsorted(edges, s_min, side="right") - 1, 0, 3)
+    rows = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "tasks": int((quart == b).sum()),
+             "ser": float(err[quart == b].mean()), "ser_ref": float(ref[quart == b].mean())} for b in range(4)]
+    return {"tasks": int(hi.sum()), "min_snr_db": float(min_snr), "s_min_quartiles": rows,
+            "ser_by_query": err.mean(0).tolist(), "ser_ref_by_query": ref.mean(0).tolist()}
+
+
+def _breakdown_main(args) -> int:
+    from bittrue.datasets.mimo import EVAL_SNR_DB, MimoConfig, eval_tasks, split_joint
+    from bittrue.mimo_baselines import detect
+
+    try:
+        with open(args.breakdown, encoding="utf-8") as f:
+            run = json.load(f)
+        n = int(run["mimo"]["tasks"])
+        pred = np.asarray(run["predictions"], dtype=np.int64)
+        if run.get("dataset") != "mimo" or pred.shape != (n, MimoConfig().queries) or run.get("start", 0) != 0:
+            raise ValueError("not the output of 'infer --dataset mimo --json' from task 0")
+        if pred.min() < 0 or pred.max() >= MimoConfig().n_classes:
+            raise ValueError("predictions out of range")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"error: {args.breakdown}: {exc}", file=sys.stderr)
+        return 2
+    cfg = MimoConfig()
+    tasks = eval_tasks(cfg, n)
+    if n % len(EVAL_SNR_DB):
+        print(f"note: {n} tasks is not a whole number per SNR", file=sys.stderr)
+    try:
+        rep = breakdown(tasks, split_joint(pred, cfg.order, cfg.n_t), detect(tasks, cfg, "lmmse-ls"), args.min_snr)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rep))
+        return 0
+    name = run.get("device", "icl")
+    print(f"{args.breakdown}: {rep['tasks']} tasks of >= {rep['min_snr_db']:g} dB, device {name}\n")
+    print("| s_min of H (quartile) | tasks | ICL SER | LMMSE-LS SER |")
+    print("|---|---:|---:|---:|")
+    for r in rep["s_min_quartiles"]:
+        print(f"| {r['lo']:.2f} .. {r['hi']:.2f} | {r['tasks']} | {r['ser']:.3f} | {r['ser_ref']:.3f} |")
+    print("\nSER by query position: ICL " + ", ".join(f"{v:.3f}" for v in rep["ser_by_query"])
+          + "; LMMSE-LS " + ", ".join(f"{v:.3f}" for v in rep["ser_ref_by_query"]))
+    return 0
+
+
 def main(argv=None) -> int:
     from bittrue.config import HardwareConfig
     from bittrue.datasets.mimo import EVAL_SNR_DB, MimoConfig, eval_tasks, prompt_tokens, split_joint
@@ -50,7 +119,12 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="float model .h5 (default: the shipped mimo-icl)")
     p.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), help="rows: 'T=N expect=a,b'")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--breakdown", default=None, metavar="RUN.json",
+                   help="no rows: split the high-SNR errors of an 'infer --dataset mimo --json' run by s_min of H")
+    p.add_argument("--min-snr", type=float, default=16.0, help="--breakdown: lowest SNR (dB) counted")
     args = p.parse_args(argv)
+    if args.breakdown is not None:
+        return _breakdown_main(args)
     try:
         rows = [_row(r) for r in args.rows]
         bad = [s for _, e in rows for s in e if s not in SOURCES]

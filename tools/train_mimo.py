@@ -18,7 +18,12 @@ SSA, no CLS token, logits read from the last Q tokens, all taken from the ``Arch
   gradients; K_S and K_O of the hardware configuration (spec default 16, 16).  For the first ``--ssa-warmup`` fraction of the steps S and O are replaced by
   their expectations (curriculum), then sampled;
 * every linear layer is ``BatchNorm1d(x @ W)`` (bias-free; the stored bias is 0), statistics over batch x tokens;
-* loss: cross entropy of every query token on its joint 16-class label (logits summed over T, divided by T).
+* loss: cross entropy of every query token on its joint 16-class label (logits summed over T, divided by T);
+  with ``--soft-labels ml-ls`` a weight ``--soft-weight`` of it goes to the cross entropy against the plug-in
+  ML-LS posterior of each query (:func:`bittrue.mimo_baselines.ml_log_posterior` with ``H_ls`` from the pilots
+  and noise variance ``N0 (1 + n_t / L)``): a soft target that carries how sure an optimal-ish detector can be,
+  so a low-SNR batch no longer pushes the network towards labels the noise has made unpredictable;
+* ``--timesteps`` trains for another T than the row's 8 (the model file records its T, and ``infer`` runs it).
 
 Data: fresh tasks every step from :func:`bittrue.datasets.mimo.generate_tasks` (SNR uniform 0..20 dB), step
 ``s`` drawn with seed ``TRAIN_SEED_BASE + seed * 10^7 + s``; model selection on a validation set (seed
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import math
 import sys
 import time
@@ -78,18 +84,42 @@ def _parse(argv):
                     help="ADC output noise sigma, LSB (default: tile.output_noise_lsb of the hardware, 0.5)")
     ap.add_argument("--noise-start", type=float, default=0.2, help="fraction of the steps where the noise ramp starts")
     ap.add_argument("--noise-warmup", type=float, default=0.2, help="fraction of the steps the noise ramps over")
+    ap.add_argument("--soft-labels", choices=("none", "ml-ls"), default="none",
+                    help="soft training targets: ml-ls = the plug-in joint posterior of the ML-LS detector "
+                         "(bittrue.mimo_baselines.ml_log_posterior with H_ls and N0 (1 + n_t / L))")
+    ap.add_argument("--soft-weight", type=float, default=1.0,
+                    help="weight of the soft-target cross entropy (the hard-label one gets 1 - weight)")
+    ap.add_argument("--timesteps", type=int, default=None,
+                    help="time steps T of the trained model (default: the mimo-icl row's; the model file records it)")
     ap.add_argument("--eval-every", type=int, default=500, help="validate every N steps (best model is kept)")
     ap.add_argument("--init", type=Path, default=None, help="start from this float model (.h5)")
     ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--eval-seed", type=int, default=0, help="seed of the numpy float validation")
     ap.add_argument("--quiet", action="store_true")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.timesteps is not None and not 1 <= args.timesteps <= 256:
+        ap.error(f"--timesteps {args.timesteps}: must be in 1..256")
+    if not 0.0 <= args.soft_weight <= 1.0:
+        ap.error(f"--soft-weight {args.soft_weight}: must be in [0, 1]")
+    return args
 
 
 def log(args, msg):
     if not args.quiet:
         print(msg, file=sys.stderr, flush=True)
+
+
+def soft_targets(tasks, cfg) -> np.ndarray:
+    """Plug-in ML-LS posterior (n, Q, M^n_t) of every query: ``H_ls`` from the pilots, ``N0 (1 + n_t / L)``."""
+    from bittrue.datasets.mimo import constellation
+    from bittrue.mimo_baselines import ls_estimate, ml_log_posterior
+
+    L = cfg.pilots
+    y = tasks["y"]
+    h = ls_estimate(y[:, :L], tasks["x"][:, :L])
+    n0 = tasks["noise_var"] * (1.0 + cfg.n_t / L)
+    return np.exp(ml_log_posterior(y[:, L:], h, n0, constellation(cfg.modulation)))
 
 
 def ser_table(pred_joint, tasks, cfg) -> dict[float, float]:
@@ -122,6 +152,8 @@ def main(argv=None) -> int:  # noqa: C901
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
     arch = ARCHITECTURES["mimo-icl"]
+    if args.timesteps is not None:
+        arch = dataclasses.replace(arch, timesteps=args.timesteps)
     cfg = MimoConfig()
     try:
         hw = HardwareConfig.load(args.hardware) if args.hardware else HardwareConfig()
@@ -188,7 +220,12 @@ def main(argv=None) -> int:  # noqa: C901
         x = torch.from_numpy(prompt_tokens(tasks, cfg).astype(np.float32) / 256.0).to(dev)
         yb = torch.from_numpy(query_labels(tasks, cfg)).to(dev)
         out = net(x)
-        loss = lossf(out.reshape(-1, arch.n_classes) / arch.timesteps, yb.reshape(-1))
+        z = out.reshape(-1, arch.n_classes) / arch.timesteps
+        loss = lossf(z, yb.reshape(-1))
+        if args.soft_labels != "none":
+            pt = torch.from_numpy(soft_targets(tasks, cfg).reshape(-1, arch.n_classes).astype(np.float32)).to(dev)
+            soft = -(pt * torch.log_softmax(z, -1)).sum(-1).mean()
+            loss = (1.0 - args.soft_weight) * loss + args.soft_weight * soft
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -222,7 +259,10 @@ def main(argv=None) -> int:  # noqa: C901
         "batch": args.batch, "time_budget_s": args.time_budget, "train_seconds": round(train_s),
         "device": str(dev.type), "init": None if args.init is None else str(args.init),
         "optimizer": f"AdamW lr={args.lr} wd={args.weight_decay}, 3 % warm-up then cosine to 0",
-        "loss": "cross entropy per query token, joint 16-class label, logits / T",
+        "loss": "cross entropy per query token, joint 16-class label, logits / T" + (
+            "" if args.soft_labels == "none" else
+            f"; weight {args.soft_weight} on the cross entropy against soft targets {args.soft_labels} "
+            "(plug-in ML-LS posterior, N0 (1 + n_t / L))"),
         "data": f"fresh tasks per step: generate_tasks(MimoConfig(), {args.batch}, {seed0} + step), "
                 f"SNR uniform 0..20 dB; validation eval_tasks(cfg, {VAL_TASKS}, seed={VAL_SEED}, 0..20 dB)",
         "ssa_warmup_fraction": args.ssa_warmup, "qkv_beta_init": args.qkv_beta_init,

@@ -81,3 +81,52 @@ def _check_shipped_ann(mod, npz, capsys, monkeypatch):
     assert rep["tasks_per_snr"] == [50] * 16 and rep["columns"][0] == "ANN ICL"
     assert rep["ratio_to_lmmse_ls"]["ANN ICL"] < 1.15
     assert mod.main(["eval", str(npz) + ".missing"]) == 2
+
+
+def test_train_mimo_soft_targets_are_the_ml_ls_posterior():
+    """``train_mimo.py --soft-labels ml-ls``: a distribution over the 16 joint classes per query, peaked at the
+    ML-LS decision, and near one-hot on the transmitted vector at high SNR (numpy only; torch is not imported)."""
+    from bittrue import mimo_baselines as mb
+
+    with load_tool("train_mimo.py") as mod:
+        cfg = mimo.MimoConfig()
+        t = mimo.eval_tasks(cfg, 200, seed=5, snr_grid_db=[0.0, 30.0])
+        p = mod.soft_targets(t, cfg)
+    assert p.shape == (200, 4, 16) and np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(np.argmax(p, -1), mimo.joint_labels(mb.detect(t, cfg, "ml-ls"), cfg.order))
+    truth = mimo.query_labels(t, cfg)
+    p_true = np.take_along_axis(p, truth[..., None], -1)[..., 0]
+    hi = t["snr_db"] == 30.0
+    assert np.median(p_true[hi]) > 0.99 and np.median(p_true[~hi]) < 0.9
+
+
+def test_floor_tool_breakdown_by_s_min(tmp_path, capsys):
+    """``mimo_floor.py --breakdown``: errors placed on the weakest channels land in the lowest s_min quartile and
+    at the right query; a file that is not an ``infer --dataset mimo --json`` output is exit 2."""
+    import json
+
+    from bittrue.mimo_baselines import detect
+
+    cfg = mimo.MimoConfig()
+    t = mimo.eval_tasks(cfg, 160)
+    pred = t["query_idx"].copy()
+    hi = np.flatnonzero(t["snr_db"] >= 16)
+    s_min = np.linalg.svd(t["H"], compute_uv=False)[:, -1]
+    weakest = hi[np.argsort(s_min[hi])[:20]]  # the lowest quartile of the 80 tasks >= 16 dB
+    pred[weakest, 2, 0] = (pred[weakest, 2, 0] + 1) % 4  # one wrong antenna-symbol of query 2
+    with load_tool("mimo_floor.py") as mod:
+        rep = mod.breakdown(t, pred, detect(t, cfg, "lmmse-ls"))
+        assert rep["tasks"] == 80 and [r["tasks"] for r in rep["s_min_quartiles"]] == [20, 20, 20, 20]
+        assert [r["ser"] for r in rep["s_min_quartiles"]] == [1 / 8, 0.0, 0.0, 0.0]
+        np.testing.assert_allclose(rep["ser_by_query"], [0, 0, 20 / 80 / 2, 0])
+        run = {"dataset": "mimo", "start": 0, "mimo": {"tasks": 160},
+               "predictions": mimo.joint_labels(pred, cfg.order).tolist()}
+        (tmp_path / "run.json").write_text(json.dumps(run))
+        assert mod.main(["--breakdown", str(tmp_path / "run.json"), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["s_min_quartiles"][0]["ser"] == 1 / 8
+        (tmp_path / "bad.json").write_text(json.dumps({**run, "predictions": [[0, 1]]}))
+        assert mod.main(["--breakdown", str(tmp_path / "bad.json")]) == 2
+        assert mod.main(["--breakdown", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(e.startswith("error: ") for e in err)
