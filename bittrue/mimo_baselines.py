@@ -102,17 +102,24 @@ def ml(y: np.ndarray, h: np.ndarray, points: np.ndarray) -> np.ndarray:
     h = np.asarray(h)
     n, q, n_r = y.shape
     n_t = h.shape[2]
-    m = len(points)
-    cand_idx = split_joint(np.arange(m ** n_t), m, n_t)  # (K, n_t)
-    cand = np.asarray(points)[cand_idx]  # (K, n_t)
-    k = len(cand)
+    cand_idx = _candidates(len(points), n_t)
     out = np.empty((n, q, n_t), dtype=np.int64)
-    step = max(1, (1 << 22) // max(1, q * k * n_r))
+    step = max(1, (1 << 22) // max(1, q * len(cand_idx) * n_r))
     for i in range(0, n, step):
-        s = h[i:i + step] @ cand.T  # (c, n_r, K): H s for every candidate
-        d = np.sum(np.abs(y[i:i + step, :, :, None] - s[:, None]) ** 2, axis=2)  # (c, Q, K)
-        out[i:i + step] = cand_idx[np.argmin(d, axis=-1)]
+        out[i:i + step] = cand_idx[np.argmin(_candidate_distances(y[i:i + step], h[i:i + step], points), axis=-1)]
     return out
+
+
+def _candidates(m: int, n_t: int) -> np.ndarray:
+    """Indices (M^n_t, n_t) of every joint symbol vector, in joint-label order (antenna 0 most significant)."""
+    return split_joint(np.arange(m ** n_t), m, n_t)
+
+
+def _candidate_distances(y: np.ndarray, h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``||y - H s||^2`` (n, Q, M^n_t) for every query of ``y`` (n, Q, n_r) and every joint candidate ``s``."""
+    cand = np.asarray(points)[_candidates(len(points), h.shape[2])]  # (K, n_t)
+    s = h @ cand.T  # (n, n_r, K): H s for every candidate
+    return np.sum(np.abs(y[:, :, :, None] - s[:, None]) ** 2, axis=2)
 
 
 def ml_log_posterior(y: np.ndarray, h: np.ndarray, n0: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -125,16 +132,10 @@ def ml_log_posterior(y: np.ndarray, h: np.ndarray, n0: np.ndarray, points: np.nd
     uses it as a soft training target.
     """
     y = np.asarray(y)
-    h = np.asarray(h)
     n0 = np.asarray(n0, dtype=np.float64)
-    n_t = h.shape[2]
-    m = len(points)
     if n0.shape != (len(y),) or not np.all(n0 > 0):
         raise ValueError(f"ml_log_posterior: n0 must be ({len(y)},) and positive, got shape {n0.shape}")
-    cand = np.asarray(points)[split_joint(np.arange(m ** n_t), m, n_t)]  # (K, n_t)
-    s = h @ cand.T  # (n, n_r, K)
-    d = np.sum(np.abs(y[:, :, :, None] - s[:, None]) ** 2, axis=2)  # (n, Q, K)
-    a = -d / n0[:, None, None]
+    a = -_candidate_distances(y, np.asarray(h), points) / n0[:, None, None]
     a -= a.max(-1, keepdims=True)
     return a - np.log(np.sum(np.exp(a), axis=-1, keepdims=True))
 
