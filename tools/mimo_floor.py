@@ -60,7 +60,7 @@ def breakdown(tasks, pred_idx, ref_idx, min_snr: float = 16.0) -> dict:
     ref = (np.asarray(ref_idx) != truth).mean(-1)[hi]
     s_min = np.linalg.svd(tasks["H"][hi], compute_uv=False)[:, -1]
     edges = np.quantile(s_min, [0.0, 0.25, 0.5, 0.75, 1.0])
-    quart = np.clip(np.searchsorted(edges, s_min, side="right") - 1, 0, 3)
+    quart = np.searchsorted(edges[1:-1], s_min, side="right")  # 0..3
     rows = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "tasks": int((quart == b).sum()),
              "ser": float(err[quart == b].mean()), "ser_ref": float(ref[quart == b].mean())} for b in range(4)]
     return {"tasks": int(hi.sum()), "min_snr_db": float(min_snr), "s_min_quartiles": rows,

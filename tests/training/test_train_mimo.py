@@ -20,8 +20,8 @@ def test_train_mimo_soft_labels_two_steps(tmp_path):
     out = tmp_path / "m.h5"
     rc = train_mimo.main(["--steps", "2", "--eval-every", "1", "--batch", "8", "--ssa-warmup", "0",
                           "--noise-start", "0", "--init", str(ROOT / "bittrue/models/mimo-icl.h5"),
-                          "--soft-labels", "ml-ls", "--soft-weight", "0.8", "--timesteps", "4", "--threads", "1", "--quiet",
-                          "--out", str(out)])
+                          "--soft-labels", "ml-ls", "--soft-weight", "0.8", "--timesteps", "4", "--threads", "1",
+                          "--quiet", "--out", str(out)])
     assert rc == 0
     fm = load_float_model(out)
     assert "soft targets ml-ls" in fm.training["loss"] and fm.training["steps_run"] == 2
