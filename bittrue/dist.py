@@ -5,7 +5,8 @@ one chip of ``infer``).  A shard's result depends only on the chip and the globa
 every output-noise draw is keyed by the sample id, ``bittrue.run``), so results are the same bit for bit whatever
 runs where, in which order, with how many workers or samples per shard.  The client merges shard results in shard
 order (integer sums and concatenations), and a single writer on the client writes HDF5 logs.  A worker that dies
-mid-shard loses nothing: the scheduler gives its shards to another worker, which recomputes them.
+mid-shard loses nothing: the scheduler gives its shards to another worker, which recomputes them, and inputs the
+client shared (model, tokens, chip) are sent again if the cluster loses them (:class:`DaskExecutor`).
 
 Workers need the same bittrue installed; they do not need the model or data files (the client sends the model, the
 tokens and, for ``infer``, the programmed chip).  Numba compiles the kernels once per cache directory: start workers
@@ -27,7 +28,7 @@ INSTALL_HINT = "pip install 'bittrue[dist]'"
 
 
 class DistError(ValueError):
-    """Dask missing or the scheduler unreachable (reported as one line, exit 2)."""
+    """Dask missing, the scheduler unreachable, or the cluster giving up on a task (one line, exit 2)."""
 
 
 # ============================================================================ recording sink
@@ -225,26 +226,82 @@ class LocalExecutor:
         pass
 
 
+class _Shared:
+    """An object sent to the workers once (:meth:`DaskExecutor.share`) and the future that stands for it there."""
+
+    __slots__ = ("obj", "future")
+
+    def __init__(self, obj, future):
+        self.obj, self.future = obj, future
+
+
 class DaskExecutor:
-    """Submits tasks to a ``dask.distributed`` cluster; yields (key, result) as they complete (any order)."""
+    """Submits tasks to a ``dask.distributed`` cluster; yields (key, result) as they complete (any order).
+
+    A task whose worker dies is recomputed by the scheduler (``retries``).  Shared inputs (:meth:`share`) are
+    scattered data, which the scheduler cannot recompute: if the workers holding one die, the tasks that need it
+    come back *cancelled*.  Such a task is resubmitted with the input sent again, at most :attr:`RESUBMITS`
+    times; a task that errs (its own exception, or ``KilledWorker`` after the retries) stops the run.
+    """
+
+    #: How often one task is resubmitted after it came back cancelled (its shared inputs lost with a worker).
+    RESUBMITS = 3
 
     def __init__(self, address: str):
         self.client = connect(address)
 
-    def share(self, obj):
-        """Send ``obj`` (model, chip, tokens) to every worker once; tasks then take the returned future."""
+    def _scatter(self, obj):
         return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def share(self, obj):
+        """Send ``obj`` (model, chip, tokens) to every worker once; tasks then take the returned handle."""
+        return _Shared(obj, self._scatter(obj))
+
+    def _submit(self, fn, args: tuple, kwargs: dict):
+        """Submit ``fn(*args, **kwargs)`` with each shared handle replaced by its future; return the future and
+        the futures it used."""
+        used = {}
+
+        def resolve(a):
+            if isinstance(a, _Shared):
+                used[id(a)] = (a, a.future)
+                return a.future
+            return a
+
+        fut = self.client.submit(fn, *(resolve(a) for a in args), pure=False, retries=2,
+                                 **{k: resolve(v) for k, v in kwargs.items()})
+        return fut, list(used.values())
 
     def run(self, tasks):
         from distributed import as_completed
+        from distributed.scheduler import KilledWorker
 
-        futs = {}
+        pending = {}
         for key, fn, args, kwargs in tasks:
-            f = self.client.submit(fn, *args, pure=False, retries=2, **kwargs)
-            futs[f] = key
-        for f, res in as_completed(list(futs), with_results=True):
-            yield futs[f], res
-            f.release()
+            fut, used = self._submit(fn, args, kwargs)
+            pending[fut] = (key, fn, args, kwargs, used, 0)
+        done = as_completed(list(pending), with_results=True, raise_errors=False)
+        for f, res in done:
+            key, fn, args, kwargs, used, n = pending.pop(f)
+            if f.status == "finished":
+                yield key, res
+                f.release()
+                continue
+            if f.status == "error":
+                _, exc, tb = res
+                if isinstance(exc, KilledWorker):
+                    raise DistError(f"the cluster gave up on a task: {str(exc).splitlines()[0]} (workers "
+                                    f"died running it; check their memory and logs)") from None
+                raise exc.with_traceback(tb)
+            if n >= self.RESUBMITS:
+                raise DistError(f"a task came back cancelled {n + 1} times: the cluster keeps losing its "
+                                f"inputs (workers dying or leaving; check their logs)")
+            for shared, fut in used:
+                if shared.future is fut:  # not yet sent again by another cancelled task
+                    shared.future = self._scatter(shared.obj)
+            fut, used = self._submit(fn, args, kwargs)
+            pending[fut] = (key, fn, args, kwargs, used, n + 1)
+            done.add(fut)
 
     def close(self) -> None:
         self.client.close()

@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ConfigError, HardwareConfig
+from ..dist import DistError
 from ..fileio import OutputError
 from ..model import ModelError
 from ..options import UsageError
 from ..progress import bar
 
 
-INPUT_ERRORS = (ConfigError, ModelError, OutputError, UsageError)
+INPUT_ERRORS = (ConfigError, DistError, ModelError, OutputError, UsageError)
 
 
 def set_threads(n: int | None) -> None:

@@ -118,3 +118,61 @@ def test_worker_killed_mid_run_loses_nothing(tmp_path, cluster, hw, local_log, c
         os.kill(killed[0], 0)
     assert rc == 0  # ... and the run still finished, with the local run's datasets
     _same_logs(local_log, p)
+
+
+def test_shared_chip_lost_with_its_workers_is_sent_again(tmp_path, cluster, hw, local_log):
+    """SIGKILL every worker that holds the scattered chip while a shard runs: the scheduler cannot recompute
+    scattered data, so the shards that need it come back cancelled; the client sends the chip again, resubmits
+    them, and the log still equals the local one.  (Runs last: it restarts both workers.)"""
+    addr = cluster.scheduler_address
+    killed: list[int] = []
+    stop, ready = threading.Event(), threading.Event()
+
+    def killer():
+        with distributed.Client(addr, set_as_default=False) as c:
+            c.wait_for_workers(2, timeout=60)  # the last test's killed worker is back
+            pids = c.run(os.getpid)
+            ready.set()
+            while not stop.is_set() and not killed:
+                busy = any("run_shard" in str(k) for keys in c.processing().values() for k in keys)
+                holders = {w for k, ws in c.who_has().items() if str(k).startswith("Chip-") for w in ws}
+                if not holders <= set(pids):
+                    pids = c.run(os.getpid)
+                if busy and holders and holders <= set(pids):
+                    for w in holders:
+                        os.kill(pids[w], signal.SIGKILL)
+                        killed.append(pids[w])
+                    return
+                time.sleep(0.01)
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    assert ready.wait(60), "the killer could not connect"
+    p = tmp_path / "run.h5"
+    try:
+        rc = main([*INFER, "--hardware", hw, "--log", str(p), "--scheduler", addr, "--shard-size", "4"])
+    finally:
+        stop.set()
+        th.join(30)
+    assert killed, "the chip's workers were not killed while a shard ran"
+    assert rc == 0
+    _same_logs(local_log, p)
+
+
+def test_task_that_kills_its_workers_is_one_error_line():
+    """A task whose workers keep dying ends the run with DistError (one line, exit 2 in the CLI), not a
+    ``KilledWorker`` traceback.  Its own cluster: one worker, and the scheduler gives up after the first death."""
+    import dask
+
+    from bittrue.dist import DaskExecutor, DistError, worker_env
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                     env=worker_env(), silence_logs=50) as c:
+        ex = DaskExecutor(c.scheduler_address)
+        try:
+            with pytest.raises(DistError, match="the cluster gave up on a task") as e:
+                list(ex.run([(0, os._exit, (3,), {})]))
+            assert "\n" not in str(e.value)
+        finally:
+            ex.close()
