@@ -258,8 +258,8 @@ class DaskExecutor:
         return _Shared(obj, self._scatter(obj))
 
     def _submit(self, fn, args: tuple, kwargs: dict):
-        """Submit ``fn(*args, **kwargs)`` with each shared handle replaced by its future; return the future and
-        the futures it used."""
+        """Submit ``fn(*args, **kwargs)`` with each shared handle replaced by its current future; return the
+        task's future and the (handle, future) pairs it used."""
         used = {}
 
         def resolve(a):

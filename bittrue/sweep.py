@@ -390,11 +390,11 @@ def cmd_sweep(args) -> int:
     from .dist import ChipSpec, DistError, executor, shards
     from .fileio import check_output
     from .progress import bar, log
-    from .workloads import DATASETS, load_tokens
+    from .workloads import SHIPPED_DATASETS, dataset_error, load_tokens
 
     # ---- everything that can be wrong is checked before any point runs
-    if args.dataset not in DATASETS:
-        raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    if msg := dataset_error(args.dataset, SHIPPED_DATASETS):
+        raise UsageError(msg)
     if args.start < 0:
         raise UsageError(f"--start {args.start}: must be >= 0")
     base = load_config(args)

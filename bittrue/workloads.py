@@ -24,6 +24,8 @@ from .datasets.mimo import EVAL_SNR_DB
 from .model import Architecture
 
 DATASETS = ("digits", "mimo", "cifar10")
+#: Datasets that need no user files (all but cifar10); ``golden`` and ``sweep`` take these only.
+SHIPPED_DATASETS = ("digits", "mimo")
 #: Shipped model used when ``--model`` is not given, per dataset.
 DEFAULT_MODEL = {"digits": "digits", "mimo": "mimo-icl"}
 #: Seed and size of the mimo ``train`` split (ADC calibration prompts); the test set uses ``TEST_SEED``.
@@ -33,6 +35,16 @@ MIMO_TRAIN_TASKS = 2000
 MIMO_TEST_TASKS_PER_SNR = 250
 #: Nominal size of the mimo ``test`` split.
 MIMO_TEST_TASKS = len(EVAL_SNR_DB) * MIMO_TEST_TASKS_PER_SNR
+
+
+def dataset_error(dataset: str, allowed: tuple[str, ...] = DATASETS) -> str | None:
+    """The one-line complaint about ``--dataset dataset`` for a command that takes ``allowed``, or None."""
+    if dataset in allowed:
+        return None
+    if dataset in DATASETS:
+        return (f"--dataset {dataset!r}: not available here, it needs --data-dir, which only infer takes; "
+                f"choose one of {', '.join(allowed)}")
+    return f"--dataset {dataset!r}: unknown; choose one of {', '.join(allowed)}"
 
 
 def mimo_tasks(split: str, n: int | None = None) -> dict[str, np.ndarray]:

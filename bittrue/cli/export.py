@@ -16,10 +16,10 @@ def cmd_golden(args) -> int:
     from ..fileio import atomic_output, check_output
     from ..golden import GoldenWriter, write_run
     from ..run import SIGNALS, Runner
-    from ..workloads import DATASETS
+    from ..workloads import SHIPPED_DATASETS, dataset_error
 
-    if args.dataset not in DATASETS:
-        raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    if msg := dataset_error(args.dataset, SHIPPED_DATASETS):
+        raise UsageError(msg)
     if args.replayable:
         check_replayable_option(args.signals, "--signals")
     check_output(args.output, args.force)

@@ -17,10 +17,10 @@ from .common import check_replayable_option, chip_bytes, float_logits, no_comple
 
 def cmd_infer(args) -> int:
     from ..run import Runner, predict
-    from ..workloads import DATASETS, check_data_dir
+    from ..workloads import check_data_dir, dataset_error
 
-    if args.dataset not in DATASETS:
-        raise UsageError(f"--dataset {args.dataset!r}: unknown; choose one of {', '.join(DATASETS)}")
+    if msg := dataset_error(args.dataset):
+        raise UsageError(msg)
     if args.replayable:
         check_replayable_option(args.log_signals, "--log-signals")
     if args.dataset == "cifar10":  # no shipped model, user data: check both before any work

@@ -140,10 +140,10 @@ def _samples(args, arch, cfg) -> tuple[np.ndarray, np.ndarray]:
         n = args.limit or 4
         x = random_tokens(arch, args.start + n, seed=1000 + int(cfg.run.root_seed))[args.start:]
         return x, np.arange(args.start, args.start + n, dtype=np.int64)
-    from ..workloads import DATASETS, load_tokens
+    from ..workloads import SHIPPED_DATASETS, dataset_error, load_tokens
 
-    if args.dataset not in DATASETS:
-        raise UsageError(f"--dataset {args.dataset!r}: choose random or one of {', '.join(DATASETS)}")
+    if msg := dataset_error(args.dataset, ("random", *SHIPPED_DATASETS)):
+        raise UsageError(msg)
     try:
         xs, _ = load_tokens(args.dataset, args.split, arch)
     except ValueError as exc:  # a stored chip of another architecture
