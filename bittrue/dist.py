@@ -246,12 +246,19 @@ class DaskExecutor:
 
     #: How often one task is resubmitted after it came back cancelled (its shared inputs lost with a worker).
     RESUBMITS = 3
+    #: Seconds to wait for a running worker before sending a shared input (workers starting or restarting).
+    WORKER_WAIT_S = 60.0
 
     def __init__(self, address: str):
         self.client = connect(address)
 
     def _scatter(self, obj):
-        return self.client.scatter(obj, broadcast=True, hash=False)
+        try:
+            self.client.wait_for_workers(1, timeout=self.WORKER_WAIT_S)
+            return self.client.scatter(obj, broadcast=True, hash=False)
+        except TimeoutError:
+            raise DistError(f"the scheduler has no running worker (waited {self.WORKER_WAIT_S:g} s): start "
+                            f"workers (dask worker ADDRESS) and run again") from None
 
     def share(self, obj):
         """Send ``obj`` (model, chip, tokens) to every worker once; tasks then take the returned handle."""

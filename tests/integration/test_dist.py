@@ -176,3 +176,16 @@ def test_task_that_kills_its_workers_is_one_error_line():
             assert "\n" not in str(e.value)
         finally:
             ex.close()
+
+
+def test_scheduler_without_workers_is_one_error_line(monkeypatch, capsys):
+    """A scheduler with no worker: ``infer --scheduler`` waits ``WORKER_WAIT_S`` for one, then one line, exit 2."""
+    from bittrue.dist import DaskExecutor
+
+    monkeypatch.setattr(DaskExecutor, "WORKER_WAIT_S", 1.0)
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0", silence_logs=50) as c:
+        capsys.readouterr()
+        rc = main(["infer", "--limit", "8", "--timesteps", "2", "--scheduler", c.scheduler_address, "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "no running worker (waited 1 s)" in err[0]
