@@ -88,58 +88,24 @@ def test_infer_on_cluster_gives_the_local_log(tmp_path, cluster, hw, local_log, 
     _same_logs(local_log, p)
 
 
-def test_worker_killed_mid_run_loses_nothing(tmp_path, cluster, hw, local_log, capsys):
-    """SIGKILL one worker while it runs a shard: the shard is recomputed and the log still equals the local one."""
-    addr = cluster.scheduler_address
-    killed: list[int] = []
-    stop = threading.Event()
-
-    def killer():
-        with distributed.Client(addr, set_as_default=False) as c:
-            pids = c.run(os.getpid)
-            while not stop.is_set() and not killed:
-                for w, keys in c.processing().items():
-                    if any("run_shard" in str(k) for k in keys) and w in pids:
-                        os.kill(pids[w], signal.SIGKILL)
-                        killed.append(pids[w])
-                        return
-                time.sleep(0.01)
-
-    th = threading.Thread(target=killer, daemon=True)
-    th.start()
-    p = tmp_path / "run.h5"
-    try:
-        rc = main([*INFER, "--hardware", hw, "--log", str(p), "--scheduler", addr, "--shard-size", "4"])
-    finally:
-        stop.set()
-        th.join(30)
-    assert killed, "no worker was killed while running a shard"
-    with pytest.raises(ProcessLookupError):  # the killed worker is gone ...
-        os.kill(killed[0], 0)
-    assert rc == 0  # ... and the run still finished, with the local run's datasets
-    _same_logs(local_log, p)
-
-
-def test_shared_chip_lost_with_its_workers_is_sent_again(tmp_path, cluster, hw, local_log):
-    """SIGKILL every worker that holds the scattered chip while a shard runs: the scheduler cannot recompute
-    scattered data, so the shards that need it come back cancelled; the client sends the chip again, resubmits
-    them, and the log still equals the local one.  (Runs last: it restarts both workers.)"""
-    addr = cluster.scheduler_address
+def _infer_while_killing(addr: str, hw: str, log, victims) -> tuple[int, list[int]]:
+    """Run the cluster ``infer`` of :data:`INFER` to ``log`` while a thread polls the cluster and SIGKILLs the
+    workers that ``victims(client)`` names (once, the first time it names any); return (exit code, killed pids).
+    The thread waits for both workers (a worker killed by an earlier test restarts) before the run starts."""
     killed: list[int] = []
     stop, ready = threading.Event(), threading.Event()
 
     def killer():
         with distributed.Client(addr, set_as_default=False) as c:
-            c.wait_for_workers(2, timeout=60)  # the last test's killed worker is back
+            c.wait_for_workers(2, timeout=60)
             pids = c.run(os.getpid)
             ready.set()
-            while not stop.is_set() and not killed:
-                busy = any("run_shard" in str(k) for keys in c.processing().values() for k in keys)
-                holders = {w for k, ws in c.who_has().items() if str(k).startswith("Chip-") for w in ws}
-                if not holders <= set(pids):
+            while not stop.is_set():
+                ws = victims(c)
+                if not ws <= set(pids):  # a restarted worker: learn its pid
                     pids = c.run(os.getpid)
-                if busy and holders and holders <= set(pids):
-                    for w in holders:
+                if ws and ws <= set(pids):
+                    for w in ws:
                         os.kill(pids[w], signal.SIGKILL)
                         killed.append(pids[w])
                     return
@@ -148,15 +114,42 @@ def test_shared_chip_lost_with_its_workers_is_sent_again(tmp_path, cluster, hw, 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
     assert ready.wait(60), "the killer could not connect"
-    p = tmp_path / "run.h5"
     try:
-        rc = main([*INFER, "--hardware", hw, "--log", str(p), "--scheduler", addr, "--shard-size", "4"])
+        rc = main([*INFER, "--hardware", hw, "--log", str(log), "--scheduler", addr, "--shard-size", "4"])
     finally:
         stop.set()
         th.join(30)
+    return rc, killed
+
+
+def _running_shard(c) -> set:
+    return {w for w, keys in c.processing().items() if any("run_shard" in str(k) for k in keys)}
+
+
+def test_worker_killed_mid_run_loses_nothing(tmp_path, cluster, hw, local_log):
+    """SIGKILL one worker while it runs a shard: the shard is recomputed and the log still equals the local one."""
+    rc, killed = _infer_while_killing(cluster.scheduler_address, hw, tmp_path / "run.h5",
+                                      lambda c: set(sorted(_running_shard(c))[:1]))
+    assert killed, "no worker was killed while running a shard"
+    with pytest.raises(ProcessLookupError):  # the killed worker is gone ...
+        os.kill(killed[0], 0)
+    assert rc == 0  # ... and the run still finished, with the local run's datasets
+    _same_logs(local_log, tmp_path / "run.h5")
+
+
+def test_shared_chip_lost_with_its_workers_is_sent_again(tmp_path, cluster, hw, local_log):
+    """SIGKILL every worker that holds the scattered chip while a shard runs: the scheduler cannot recompute
+    scattered data, so the shards that need it come back cancelled; the client sends the chip again, resubmits
+    them, and the log still equals the local one."""
+    def chip_holders(c) -> set:
+        if not _running_shard(c):
+            return set()
+        return {w for k, ws in c.who_has().items() if str(k).startswith("Chip-") for w in ws}
+
+    rc, killed = _infer_while_killing(cluster.scheduler_address, hw, tmp_path / "run.h5", chip_holders)
     assert killed, "the chip's workers were not killed while a shard ran"
     assert rc == 0
-    _same_logs(local_log, p)
+    _same_logs(local_log, tmp_path / "run.h5")
 
 
 def test_task_that_kills_its_workers_is_one_error_line():
