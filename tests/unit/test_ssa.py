@@ -152,6 +152,16 @@ def test_score_law_exact_over_full_period():
     np.testing.assert_array_equal(counts, expect)
 
 
+def _score_and_output_banks(seed: int, n: int, d_v: int, width: int):
+    """Tap mask, seeded LFSR states of the score bank (n x n, phase 0) and the output bank (n x d_v, phase 1),
+    and their draw buffers, for the Hoeffding tests below."""
+    st_s = np.zeros(n * n, np.uint64)
+    st_o = np.zeros(n * d_v, np.uint64)
+    lfsr_seed_bank(np.uint64(seed), 0, 0, 0, 0, 1, n, n, width, st_s)
+    lfsr_seed_bank(np.uint64(seed), 0, 0, 1, 0, 1, n, d_v, width, st_o)
+    return (taps_to_mask(LFSR_TAPS[width]), st_s, st_o, np.zeros(n * n, np.int64), np.zeros(n * d_v, np.int64))
+
+
 def test_output_law_hoeffding():
     """E[O[i,c]] = sum_j m[i,j] v[j,c] min(C[i,j], K_S) / (K_S K_O) (spec 3.6, K_O >= N).
 
@@ -164,13 +174,7 @@ def test_output_law_hoeffding():
     """
     n, d_k, d_v, k_s, k_o, width, T = 8, 16, 8, 16, 8, 16, 20000
     q, k, v = _case(7, n, d_k, d_v, density=0.75)
-    tm = taps_to_mask(LFSR_TAPS[width])
-    st_s = np.zeros(n * n, np.uint64)
-    st_o = np.zeros(n * d_v, np.uint64)
-    lfsr_seed_bank(np.uint64(77), 0, 0, 0, 0, 1, n, n, width, st_s)
-    lfsr_seed_bank(np.uint64(77), 0, 0, 1, 0, 1, n, d_v, width, st_o)
-    ds = np.zeros(n * n, np.int64)
-    do = np.zeros(n * d_v, np.int64)
+    tm, st_s, st_o, ds, do = _score_and_output_banks(77, n, d_v, width)
     qw = np.zeros((n, 1), np.uint64)
     kw = np.zeros((n, 1), np.uint64)
     vt = np.zeros((d_v, 1), np.uint64)
@@ -251,13 +255,7 @@ def test_saturating_output_law_hoeffding():
     """
     n, d_k, d_v, k_s, k_o, width, T = 10, 16, 6, 16, 4, 16, 20000
     q, k, v = _case(21, n, d_k, d_v, density=0.7)
-    tm = taps_to_mask(LFSR_TAPS[width])
-    st_s = np.zeros(n * n, np.uint64)
-    st_o = np.zeros(n * d_v, np.uint64)
-    lfsr_seed_bank(np.uint64(5), 0, 0, 0, 0, 1, n, n, width, st_s)
-    lfsr_seed_bank(np.uint64(5), 0, 0, 1, 0, 1, n, d_v, width, st_o)
-    ds = np.zeros(n * n, np.int64)
-    do = np.zeros(n * d_v, np.int64)
+    tm, st_s, st_o, ds, do = _score_and_output_banks(5, n, d_v, width)
     cnt_o = np.zeros((n, d_v), np.int64)
     c = None
     for _ in range(T):
