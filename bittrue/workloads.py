@@ -24,7 +24,7 @@ from .datasets.mimo import EVAL_SNR_DB
 from .model import Architecture
 
 DATASETS = ("digits", "mimo", "cifar10")
-#: Datasets that need no user files (all but cifar10); ``golden`` and ``sweep`` take these only.
+#: Datasets that need no user files (all but cifar10); ``golden``, ``sweep`` and ``energy`` take only these.
 SHIPPED_DATASETS = ("digits", "mimo")
 #: Shipped model used when ``--model`` is not given, per dataset.
 DEFAULT_MODEL = {"digits": "digits", "mimo": "mimo-icl"}
