@@ -50,13 +50,18 @@ def float_logits(model, cfg: HardwareConfig, x: np.ndarray, T: int, batch: int, 
 
 
 def no_complete_batch(part) -> bool:
-    """True for a readable partial log that records no complete batch yet (nothing to keep: start it over)."""
+    """True for a readable partial log that records no complete batch yet (nothing to keep: start it over).
+
+    That includes ``samples_done = 0``: a run interrupted in its first batch may have left groups or datasets
+    created but not yet described (a signal between ``create_group`` and its attributes).
+    """
     from ..golden import GoldenError
     from ..h5safe import open_h5
 
     try:
         with open_h5(part, "partial log", GoldenError, complete=False) as f:
-            return "samples_done" not in f.attrs or not all(g in f for g in ("chip", "inputs", "layers", "outputs"))
+            return "samples_done" not in f.attrs or int(f.attrs["samples_done"]) == 0 or \
+                not all(g in f for g in ("chip", "inputs", "layers", "outputs"))
     except GoldenError:
         return False  # unreadable: the resume path reports it
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
+import h5py
 import numpy as np
 
 from .digest import chip_digests
@@ -52,6 +53,9 @@ def resume_writer(cls, f, runner, signals: Iterable[str], *, kind: str = "log", 
     self._ds, self._units = {}, {}
     for gname in self.g_layers:
         g = self.g_layers[gname]
+        if not isinstance(g, h5py.Group) or not {"unit", "index"} <= set(g.attrs):
+            raise GoldenError(f"the partial file is damaged (layers/{gname} is not a described unit group): "
+                              f"start over with --force")
         unit = str(g.attrs["unit"])
         self._units[unit] = g
         self._order.setdefault(unit, int(g.attrs["index"]))
