@@ -111,14 +111,17 @@ def read_chip_file(path: str):
         return _read_stored(f, path, read_chip, "chip", "--chip", ("hardware-image", "--image"))
 
 
-def read_image_file(path: str):
-    """The :class:`bittrue.compile.HardwareImage` of a file written by ``compile -o`` (checked whole first)."""
+def read_image_file(path: str, opt: str = "--image", chip_hint: str = "--chip"):
+    """The :class:`bittrue.compile.HardwareImage` of a file written by ``compile -o`` (checked whole first).
+
+    ``opt`` names the file in messages; ``chip_hint`` says where a chip file given here belongs.
+    """
     from .h5safe import open_h5
     from .hwfile import read_image
     from .model import ModelError
 
     with open_h5(path, "hardware image file", ModelError) as f:
-        return _read_stored(f, path, read_image, "hardware-image", "--image", ("chip", "--chip"))
+        return _read_stored(f, path, read_image, "hardware-image", opt, ("chip", chip_hint))
 
 
 def _read_stored(f, path: str, reader, kind: str, opt: str, other: tuple[str, str]):

@@ -69,10 +69,3 @@ def no_complete_batch(part) -> bool:
 def chip_bytes(chip) -> int:
     """Upper bound of the bytes a chip group takes in an HDF5 file (uncompressed conductance images + slack)."""
     return sum(2 * lay.g_pos_code.nbytes + 64 * lay.m_code.size for lay in chip.layers) + (256 << 10)
-
-
-def read_h5_with(path: str, reader):
-    from ..h5safe import open_h5
-
-    with open_h5(path, "file", ModelError) as f:
-        return reader(f)

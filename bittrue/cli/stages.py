@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from ..options import fmt_time as _fmt_time
 from ..pipeline import compile_image, device_settings, load_config, load_model
-from .common import read_h5_with
 
 
 def cmd_compile(args) -> int:
@@ -23,12 +22,13 @@ def cmd_compile(args) -> int:
 
 def cmd_program(args) -> int:
     from ..fileio import atomic_output, check_output, write_h5_file
-    from ..hwfile import read_image, write_chip
+    from ..hwfile import write_chip
+    from ..pipeline import read_image_file
     from ..program import program
 
     check_output(args.output, args.force)
     device_settings(args)
-    image = read_h5_with(args.image, read_image)
+    image = read_image_file(args.image, "image", "infer --chip (it is programmed already)")
     chip = program(image, args.device, t_inference_s=args.drift_time,
                    drift_compensation=False if args.no_drift_compensation else None, program_seed=args.program_seed)
     with atomic_output(args.output, args.force) as tmp:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -168,3 +169,20 @@ def test_program_refuses_damaged_images(tmp_path):
                            capture_output=True, text=True, timeout=120)
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
         assert p.returncode == 2 and len(lines) == 1 and needle in lines[0], (name, p.stderr)
+
+
+def test_program_names_the_file_and_the_right_command_for_other_kinds(tmp_path, capsys):
+    """``program`` given a chip (already programmed) or a float model: one line that names the file and says
+    what to do with it (it used to print only "not a hardware image group")."""
+    from bittrue.cli import main
+
+    img, chip = tmp_path / "img.h5", tmp_path / "chip.h5"
+    assert main(["compile", "-o", str(img), "--quiet"]) == 0
+    assert main(["program", str(img), "-o", str(chip), "--quiet"]) == 0
+    model = Path(__file__).resolve().parents[2] / "bittrue" / "models" / "digits.h5"
+    for src, needles in ((chip, (str(chip), "infer --chip")), (model, (str(model), "compile -o"))):
+        capsys.readouterr()
+        assert main(["program", str(src), "-o", str(tmp_path / "out.h5"), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and all(n in err[0] for n in needles), err
+    assert not (tmp_path / "out.h5").exists()
