@@ -174,12 +174,13 @@ def test_program_refuses_damaged_images(tmp_path):
 def test_program_names_the_file_and_the_right_command_for_other_kinds(tmp_path, capsys):
     """``program`` given a chip (already programmed) or a float model: one line that names the file and says
     what to do with it (it used to print only "not a hardware image group")."""
+    import bittrue
     from bittrue.cli import main
 
     img, chip = tmp_path / "img.h5", tmp_path / "chip.h5"
     assert main(["compile", "-o", str(img), "--quiet"]) == 0
     assert main(["program", str(img), "-o", str(chip), "--quiet"]) == 0
-    model = Path(__file__).resolve().parents[2] / "bittrue" / "models" / "digits.h5"
+    model = Path(bittrue.__file__).parent / "models" / "digits.h5"  # the installed package's (CI job 2: a wheel)
     for src, needles in ((chip, (str(chip), "infer --chip")), (model, (str(model), "compile -o"))):
         capsys.readouterr()
         assert main(["program", str(src), "-o", str(tmp_path / "out.h5"), "--quiet"]) == 2
