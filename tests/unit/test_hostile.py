@@ -402,9 +402,13 @@ def test_two_writers_of_one_target_cannot_both_succeed(tmp_path):
 
 
 def test_concurrent_log_runs_cli(d, tmp_path):
-    """Two `infer --log --force` on one target: the second is refused with one line; the first completes."""
+    """Two `infer --log --force` on one target: the second is refused with one line; the first completes.
+
+    The first run must still hold its partial's lock when the second checks it, 1 to 1.5 s after it starts
+    (interpreter, imports, options): 480 samples keep the first run going 4 to 5 s after its partial appears
+    (160 gave about 1.7 s, too thin a margin on a loaded machine)."""
     target = tmp_path / "run.h5"
-    base = ["infer", "--model", d / "good.h5", "--split", "all", "--limit", "160", "--batch-size", "8",
+    base = ["infer", "--model", d / "good.h5", "--split", "all", "--limit", "480", "--batch-size", "8",
             "--timesteps", "2", "-q", "--log", target, "--force"]
     a = subprocess.Popen([sys.executable, "-m", "bittrue", *map(str, base)], cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
