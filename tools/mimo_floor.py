@@ -71,19 +71,19 @@ def _breakdown_main(args) -> int:
     from bittrue.datasets.mimo import EVAL_SNR_DB, MimoConfig, eval_tasks, split_joint
     from bittrue.mimo_baselines import detect
 
+    cfg = MimoConfig()
     try:
         with open(args.breakdown, encoding="utf-8") as f:
             run = json.load(f)
         n = int(run["mimo"]["tasks"])
         pred = np.asarray(run["predictions"], dtype=np.int64)
-        if run.get("dataset") != "mimo" or pred.shape != (n, MimoConfig().queries) or run.get("start", 0) != 0:
+        if run.get("dataset") != "mimo" or pred.shape != (n, cfg.queries) or run.get("start", 0) != 0:
             raise ValueError("not the output of 'infer --dataset mimo --json' from task 0")
-        if pred.min() < 0 or pred.max() >= MimoConfig().n_classes:
+        if pred.min() < 0 or pred.max() >= cfg.n_classes:
             raise ValueError("predictions out of range")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"error: {args.breakdown}: {exc}", file=sys.stderr)
         return 2
-    cfg = MimoConfig()
     tasks = eval_tasks(cfg, n)
     if n % len(EVAL_SNR_DB):
         print(f"note: {n} tasks is not a whole number per SNR", file=sys.stderr)
