@@ -148,10 +148,13 @@ class HWOptions:
 class HWState:
     """Mutable training state shared by the layers of one network: the noise scale (ramped; 0 in evaluation),
     one PCM draw per network forward (``forward_id``: a chip, shared by all time steps), SSA sampled or in
-    expectation form (curriculum), and the largest |residual| seen in evaluation mode."""
+    expectation form (curriculum), the largest |residual| seen in evaluation mode, and ``eval_noise``: apply the
+    hardware model in evaluation mode too (running BatchNorm statistics, noise scale ``noise``), for a validation
+    on noisy chips."""
 
     def __init__(self):
         self.noise = 0.0
+        self.eval_noise = False
         self.forward_id = 0
         self.ssa_sample = True
         self.max_abs_r = 0.0
@@ -168,7 +171,7 @@ class HWLinear(torch.nn.Module):
     one draw per network forward), and the column current ``x @ W / w_max`` (``w_max`` by ``tile.mapping``) is
     quantised to ``adc_bits`` signed codes with a full scale of the batch's max |I| per column tile (detached;
     the chip calibrates one full scale per column tile), after ``out_noise_lsb`` LSBs of Gaussian output noise;
-    rounding and clamping are straight-through.  Evaluation: plain ``BN(x @ W)``.
+    rounding and clamping are straight-through.  Evaluation: plain ``BN(x @ W)``, unless ``state.eval_noise``.
     """
 
     def __init__(self, fin: int, fout: int, state: HWState, opts: HWOptions):
@@ -182,7 +185,7 @@ class HWLinear(torch.nn.Module):
     def forward(self, x):
         st, o = self.state, self.opts
         w = self.weight
-        hw = self.training and st.noise > 0
+        hw = (self.training or st.eval_noise) and st.noise > 0
         if hw and o.pcm_noise > 0:
             if self._noise_id != st.forward_id:
                 self._noise = pcm_weight_noise(w, st.noise * o.pcm_noise, o.pcm_time_s, o.hw)

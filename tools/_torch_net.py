@@ -144,10 +144,23 @@ class AnnTransformer(nn.Module):
     ``blocks.b.{ln1,qkv,proj,ln2,mlp1,mlp2}``, ``ln_f``, ``head``).  Attention is unmasked except for a causal
     ``arch.mask`` (the diagonal mask of SSA, which removes a spike train's correlation with itself, has no
     counterpart in softmax attention).
+
+    ``attention="ssa"`` (an ablation, docs/mimo.md 11.3) replaces softmax attention by the SSA's expectation on
+    real rates: ``q, k, v = sigmoid(.)`` in 0..1, ``S = m * min(q k^T / k_s, 1)``, ``O = min(S v / k_o, 1)``
+    (spec 3.6 with the same mask ``m``, 0/1), so the network keeps LayerNorm, GELU and real activations but
+    has the hardware's normalised linear attention.  ``norm="affine"`` (another ablation) replaces each
+    LayerNorm by a per-feature scale and offset with the same parameter names, ``y = x * weight + bias``: no
+    data-dependent division, which the hardware does not have (spec 6; BatchNorm folds into requantisation).
     """
 
-    def __init__(self, arch, dropout: float = 0.1):
+    def __init__(self, arch, dropout: float = 0.1, attention: str = "softmax", k_s: int = 16, k_o: int = 16,
+                 norm: str = "layernorm"):
         super().__init__()
+        if attention not in ANN_ATTENTIONS:
+            raise ValueError(f"attention {attention!r}: one of {ANN_ATTENTIONS}")
+        if norm not in ANN_NORMS:
+            raise ValueError(f"norm {norm!r}: one of {ANN_NORMS}")
+        self.attention, self.k_s, self.k_o, self.norm = attention, int(k_s), int(k_o), norm
         self.arch = arch
         self.plan = ann_plan(arch)
         D = arch.dim
@@ -160,7 +173,7 @@ class AnnTransformer(nn.Module):
                     self.cls = nn.Parameter(0.02 * torch.randn(D))
                 self.pos = nn.Parameter(0.02 * torch.randn(arch.n_tokens, D))
             elif role == "norm":
-                mods[name] = nn.LayerNorm(D)
+                mods[name] = nn.LayerNorm(D) if norm == "layernorm" else Affine(D)
         self._register_nested(mods)
         self.drop = nn.Dropout(dropout)
         self.register_buffer("mask", torch.from_numpy(ann_mask(arch)), persistent=False)
@@ -205,14 +218,37 @@ class AnnTransformer(nn.Module):
             elif role == "attention":
                 N = a.shape[1]
                 q, k, v = (t.reshape(B, N, H, dk).transpose(1, 2) for t in (a, val[op.src[1]], val[op.src[2]]))
-                s = q @ k.transpose(-1, -2) / math.sqrt(dk) + self.mask
-                y = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, N, D)
+                if self.attention == "ssa":
+                    q, k, v = torch.sigmoid(q), torch.sigmoid(k), torch.sigmoid(v)
+                    s = torch.clamp(q @ k.transpose(-1, -2) / self.k_s, max=1.0) * (self.mask == 0)
+                    y = torch.clamp(s @ v / self.k_o, max=1.0).transpose(1, 2).reshape(B, N, D)
+                else:
+                    s = q @ k.transpose(-1, -2) / math.sqrt(dk) + self.mask
+                    y = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, N, D)
             elif role == "add":
                 y = a + self.drop(val[op.src[1]])
             else:  # logits
                 return a if arch.readout_tokens else a[:, 0]
             val[op.dst] = y
         raise AssertionError("netlist without a LOGITS op")
+
+
+#: Attention forms of :class:`AnnTransformer` (and of ``tools/ann.py``'s forward, ``meta.attention``).
+ANN_ATTENTIONS = ("softmax", "ssa")
+#: Normalisations of :class:`AnnTransformer` (``meta.norm``).
+ANN_NORMS = ("layernorm", "affine")
+
+
+class Affine(nn.Module):
+    """``x * weight + bias`` per feature (the ``norm="affine"`` ablation of :class:`AnnTransformer`)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        return x * self.weight + self.bias
 
 
 def ann_mask(arch) -> np.ndarray:
@@ -278,11 +314,26 @@ def arrays_to_ann(ann: AnnTransformer, arrays) -> None:
     ann.load_state_dict(sd)
 
 
+def ann_from_arrays(arch, arrays) -> AnnTransformer:
+    """An :class:`AnnTransformer` of ``arch`` with the attention form and weights of ``tools/ann.py`` arrays."""
+    attention = str(arrays.get("meta.attention", "softmax"))
+    k_s, k_o = (int(np.asarray(arrays.get(f"meta.{c}", 16)).reshape(-1)[0]) for c in ("k_s", "k_o"))
+    ann = AnnTransformer(arch, dropout=0.0, attention=attention, k_s=k_s, k_o=k_o,
+                         norm=str(arrays.get("meta.norm", "layernorm")))
+    arrays_to_ann(ann, arrays)
+    return ann
+
+
 def ann_to_arrays(ann: AnnTransformer, arch) -> dict[str, np.ndarray]:
     """Plain float32 arrays for ``tools/ann.py`` (linear weights stored (in, out)) plus ``meta.*`` scalars."""
     out = {"meta.dim": np.int64(arch.dim), "meta.depth": np.int64(arch.depth), "meta.heads": np.int64(arch.heads),
            "meta.patch": np.int64(arch.patch), "meta.n_classes": np.int64(arch.n_classes),
            "meta.ln_eps": np.float64(1e-5), "meta.arch_json": np.array(arch.to_json())}
+    if ann.attention != "softmax":  # files of the softmax / LayerNorm ANNs stay as before
+        out.update({"meta.attention": np.array(ann.attention), "meta.k_s": np.int64(ann.k_s),
+                    "meta.k_o": np.int64(ann.k_o)})
+    if ann.norm != "layernorm":
+        out["meta.norm"] = np.array(ann.norm)
     for k, v in ann.state_dict().items():
         a = v.detach().cpu().numpy().astype(np.float32)
         if k.endswith(".weight") and a.ndim == 2:

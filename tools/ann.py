@@ -124,6 +124,13 @@ def ann_forward_tokens(params: dict[str, np.ndarray], x: np.ndarray, arch) -> np
 
     P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items() if not k.startswith("meta.")}
     eps = float(np.asarray(params["meta.ln_eps"]).reshape(-1)[0])
+    attention = str(params.get("meta.attention", "softmax"))
+    if attention not in ("softmax", "ssa"):
+        raise ValueError(f"meta.attention {attention!r}: not softmax or ssa")
+    k_s, k_o = (float(np.asarray(params.get(f"meta.{c}", 16)).reshape(-1)[0]) for c in ("k_s", "k_o"))
+    norm = str(params.get("meta.norm", "layernorm"))
+    if norm not in ("layernorm", "affine"):
+        raise ValueError(f"meta.norm {norm!r}: not layernorm or affine")
     n, heads, dk = x.shape[0], arch.heads, arch.d_k
     N, D = arch.n_tokens, arch.dim
     causal = np.triu(np.full((N, N), -np.inf), 1) if arch.mask == Mask.CAUSAL else np.zeros((N, N))
@@ -139,17 +146,26 @@ def ann_forward_tokens(params: dict[str, np.ndarray], x: np.ndarray, arch) -> np
             if arch.cls_token:
                 y = np.concatenate([np.broadcast_to(P["cls"] + P["pos"][0], (n, 1, D)), y], axis=1)
         elif role == "norm":
-            y = _ln(a[:, arch.readout_slice] if op.readout else a, P[name + ".weight"], P[name + ".bias"], eps)
+            a = a[:, arch.readout_slice] if op.readout else a
+            if norm == "affine":  # the ablation without data-dependent division (_torch_net.Affine)
+                y = a * P[name + ".weight"] + P[name + ".bias"]
+            else:
+                y = _ln(a, P[name + ".weight"], P[name + ".bias"], eps)
         elif role == "gelu":
             y = _gelu(a)
         elif role == "slice":
             y = a[..., op.col0:op.col0 + op.n_out]
         elif role == "attention":
             q, k, v = (t.reshape(n, N, heads, dk).transpose(0, 2, 1, 3) for t in (a, val[op.src[1]], val[op.src[2]]))
-            s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(dk) + causal
-            s = np.exp(s - s.max(-1, keepdims=True))
-            s /= s.sum(-1, keepdims=True)
-            y = (s @ v).transpose(0, 2, 1, 3).reshape(n, N, D)
+            if attention == "ssa":  # the SSA's expectation on real rates (tools/_torch_net.AnnTransformer)
+                q, k, v = (1.0 / (1.0 + np.exp(-t)) for t in (q, k, v))
+                s = np.minimum(q @ k.transpose(0, 1, 3, 2) / k_s, 1.0) * (causal == 0)
+                y = np.minimum(s @ v / k_o, 1.0).transpose(0, 2, 1, 3).reshape(n, N, D)
+            else:
+                s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(dk) + causal
+                s = np.exp(s - s.max(-1, keepdims=True))
+                s /= s.sum(-1, keepdims=True)
+                y = (s @ v).transpose(0, 2, 1, 3).reshape(n, N, D)
         elif role == "add":
             y = a + val[op.src[1]]
         else:  # logits

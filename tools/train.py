@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tools/train.py digits --out bittrue/models/digits.h5 --epochs 60 --seed 0
+    python tools/train.py digits --out bittrue/models/digits.h5 --force --epochs 60 --seed 0
     python tools/train.py cifar10 --data-dir DIR --out cifar10.h5 --device cuda ...   # docs/cifar10.md
 
 Both networks are built from the netlist (``bittrue.netlist``) by ``tools/_torch_net.py``: one torch spiking
@@ -106,6 +106,8 @@ def _parse(argv):
                     help="float model (.h5); default bittrue/models/<architecture>.h5")
     ap.add_argument("--ann-out", type=Path, default=None,
                     help="ANN baseline weights (.npz); default: <out stem>-ann.npz next to --out")
+    ap.add_argument("--force", action="store_true",
+                    help="overwrite --out / --ann-out (the defaults are the shipped models)")
     ap.add_argument("--epochs", type=int, default=100, help="SNN training epochs")
     ap.add_argument("--ann-epochs", type=int, default=60, help="ANN training epochs (0: skip the ANN)")
     ap.add_argument("--max-steps", type=int, default=0,
@@ -223,10 +225,12 @@ def log(args, msg):
 
 
 def main(argv=None) -> int:
+    from bittrue.fileio import OutputError
+
     args = _parse(argv)
     try:
         return _main(args, argv)
-    except InputError as exc:
+    except (InputError, OutputError) as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return 2
 
@@ -246,6 +250,7 @@ def _main(args, argv) -> int:  # noqa: C901
     from bittrue.datasets import patchify
     from bittrue.floatmodel import float_predict
     from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model
+    from bittrue.fileio import atomic_output, check_output
     from bittrue.modes import Reset
 
     arch = ARCHITECTURES[ARCH_OF[args.arch]]
@@ -273,6 +278,9 @@ def _main(args, argv) -> int:  # noqa: C901
     opts = HWOptions(hw, args.pcm_noise, args.pcm_time, args.adc_bits, args.out_noise)
     out = args.out or ROOT / "bittrue" / "models" / f"{arch.name}.h5"
     ann_out = args.ann_out or out.with_name(out.stem + "-ann.npz")
+    check_output(out, args.force)  # before the training, not after it
+    if args.ann_epochs > 0:
+        check_output(ann_out, args.force)
     xtr_img, ytr, xte_img, yte = load_data(args, arch)
     try:
         init_fm = load_float_model(args.init) if args.init is not None else None
@@ -371,7 +379,8 @@ def _main(args, argv) -> int:  # noqa: C901
         fit(ann, args.ann_epochs, 1.0 / 255.0, args.ann_lr, "ann")
         ann_acc = accuracy(ann, xte_code, yte, 1.0 / 255.0)
         arrays = ann_to_arrays(ann, arch)
-        save_ann(ann_out, arrays)
+        with atomic_output(ann_out, args.force) as tmp:
+            save_ann(tmp, arrays)
         np_pred = ann_forward(arrays, xte_img).argmax(1)
         ann_acc_np = float(np.mean(np_pred == yte))
         log(args, f"ANN test accuracy: torch {ann_acc:.4f}, numpy {ann_acc_np:.4f} -> {ann_out}")
@@ -438,15 +447,17 @@ def _main(args, argv) -> int:  # noqa: C901
         "max_abs_residual_test": round(max_r, 3),
     }
     fm = snn_to_float_model(snn, arch, training)
-    save_float_model(fm, out)
-    fm = load_float_model(out)
-    t0 = time.perf_counter()
-    pred = float_predict(fm, xte_code, seed=args.eval_seed, leak_shift=leak_shift, reset=reset, k_s=k_s, k_o=k_o)
-    t_np = time.perf_counter() - t0
-    float_acc = float(np.mean(pred == yte))
-    fm.training["numpy_float_test_acc"] = round(float_acc, 6)
-    fm.training["numpy_float_eval_seed"] = args.eval_seed
-    save_float_model(fm, out)
+    with atomic_output(out, args.force) as tmp:  # the numpy check reads the file as written
+        save_float_model(fm, tmp)
+        fm = load_float_model(tmp)
+        t0 = time.perf_counter()
+        pred = float_predict(fm, xte_code, seed=args.eval_seed, leak_shift=leak_shift, reset=reset, k_s=k_s,
+                             k_o=k_o)
+        t_np = time.perf_counter() - t0
+        float_acc = float(np.mean(pred == yte))
+        fm.training["numpy_float_test_acc"] = round(float_acc, 6)
+        fm.training["numpy_float_eval_seed"] = args.eval_seed
+        save_float_model(fm, tmp)
     log(args, f"SNN: torch train {snn_train_acc:.4f} test {snn_test_acc:.4f} (PCM+ADC noise {snn_noisy_acc:.4f}); "
               f"numpy float test {float_acc:.4f} ({t_np:.1f} s); max|r| {max_r:.2f}; "
               f"ANN {ann_acc}; time: ANN {t_ann:.0f} s, total {train_s:.0f} s")

@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tools/train_mimo.py --out bittrue/models/mimo-icl.h5 --steps 20000 --seed 0 [--device cuda]
+    python tools/train_mimo.py --out bittrue/models/mimo-icl.h5 --force --steps 20000 --seed 0 [--device cuda]
 
 The network is exactly the one of :mod:`bittrue.floatmodel` (expectation form of the XPK-1 datapath), in
 PyTorch: ``tools/_torch_net.SpikingTransformer`` built from the netlist of the ``mimo-icl`` architecture (causal
@@ -23,11 +23,17 @@ SSA, no CLS token, logits read from the last Q tokens, all taken from the ``Arch
   ML-LS posterior of each query (:func:`bittrue.mimo_baselines.ml_log_posterior` with ``H_ls`` from the pilots
   and noise variance ``N0 (1 + n_t / L)``): a soft target that carries how sure an optimal-ish detector can be,
   so a low-SNR batch no longer pushes the network towards labels the noise has made unpredictable;
-* ``--timesteps`` trains for another T than the row's 8 (the model file records its T, and ``infer`` runs it).
+* ``--timesteps`` trains for another T than the row's 8 (the model file records its T, and ``infer`` runs it);
+* ``--kd ANN.npz`` distils from the same-size ANN detector (``tools/train_mimo_ann.py``): a weight ``--kd-weight``
+  of the loss goes to ``T^2 KL(teacher || student)`` at temperature ``--kd-temp`` (the recipe of
+  ``tools/train.py --kd``), the teacher reading the same token codes.
 
 Data: fresh tasks every step from :func:`bittrue.datasets.mimo.generate_tasks` (SNR uniform 0..20 dB), step
 ``s`` drawn with seed ``TRAIN_SEED_BASE + seed * 10^7 + s``; model selection on a validation set (seed
 ``VAL_SEED``, the evaluation grid's 0..20 dB part).  Neither touches the test set's seed (``TEST_SEED``).
+By default the best step is the one with the lowest noise-free validation SER; ``--select-noise 1`` selects on
+the mean over ``--select-chips`` noisy chips instead (:func:`chip_logits`: the configuration's full PCM and ADC
+noise, fixed torch seeds ``SELECT_SEED + k``), which is what the bit-true chip sees.
 
 Hardware-aware training (train mode only, ramped in over ``--noise-warmup`` of the steps): PCM weight noise of
 spec 4.4 read at ``--pcm-time`` (stochastic terms scaled by ``--pcm-noise``) and an ADC model (``--adc-bits``,
@@ -42,6 +48,7 @@ import dataclasses
 import math
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +60,15 @@ TRAIN_SEED_BASE = 100_000_000
 #: Validation set (model selection): seed and size.
 VAL_SEED = 77
 VAL_TASKS = 1100
+#: Torch seed of the first PCM draw of the noisy model selection (``--select-noise``).
+SELECT_SEED = 424242
 
 
 def _parse(argv):
     ap = argparse.ArgumentParser(description="Train the XPK-1 mimo-icl spiking decoder (in-context MIMO detection).",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "bittrue/models/mimo-icl.h5", help="float model (.h5)")
+    ap.add_argument("--force", action="store_true", help="overwrite --out (the default is the shipped model)")
     ap.add_argument("--steps", type=int, default=20000, help="training steps (one fresh batch each)")
     ap.add_argument("--time-budget", type=float, default=0.0,
                     help="stop after this many seconds (0: no limit); the LR schedule then follows "
@@ -91,6 +101,15 @@ def _parse(argv):
                     help="weight of the soft-target cross entropy (the hard-label one gets 1 - weight)")
     ap.add_argument("--timesteps", type=int, default=None,
                     help="time steps T of the trained model (default: the mimo-icl row's; the model file records it)")
+    ap.add_argument("--kd", type=Path, default=None, metavar="ANN.npz",
+                    help="distil from this ANN teacher (tools/ann.py format, e.g. bittrue/models/mimo-icl-ann.npz)")
+    ap.add_argument("--kd-weight", type=float, default=0.5, help="weight of the distillation loss (0..1)")
+    ap.add_argument("--kd-temp", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--select-noise", type=float, default=0.0,
+                    help="select the best step on chips with this scale of the hardware noise (1: the configuration's "
+                         "PCM and ADC noise, whatever --pcm-noise; 0: noise-free)")
+    ap.add_argument("--select-chips", type=int, default=2,
+                    help="PCM draws (fixed seeds) the noisy selection averages over")
     ap.add_argument("--eval-every", type=int, default=500, help="validate every N steps (best model is kept)")
     ap.add_argument("--init", type=Path, default=None, help="start from this float model (.h5)")
     ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
@@ -100,8 +119,15 @@ def _parse(argv):
     args = ap.parse_args(argv)
     if args.timesteps is not None and not 1 <= args.timesteps <= 256:
         ap.error(f"--timesteps {args.timesteps}: must be in 1..256")
-    if not 0.0 <= args.soft_weight <= 1.0:
-        ap.error(f"--soft-weight {args.soft_weight}: must be in [0, 1]")
+    for name in ("soft_weight", "kd_weight"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            ap.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be in [0, 1]")
+    if not args.kd_temp > 0:
+        ap.error(f"--kd-temp {args.kd_temp}: must be > 0")
+    if not args.select_noise >= 0:
+        ap.error(f"--select-noise {args.select_noise}: must be >= 0")
+    if args.select_chips < 1:
+        ap.error(f"--select-chips {args.select_chips}: must be >= 1")
     return args
 
 
@@ -132,6 +158,48 @@ def ser_table(pred_joint, tasks, cfg) -> dict[float, float]:
     return {float(s): float(per_task[snr == s].mean()) for s in np.unique(snr)}
 
 
+def teacher_probs(teacher, x, temp: float):
+    """Soft targets (B, Q, classes) of the ANN teacher at temperature ``temp`` for SNN inputs ``x = code / 256``
+    (the ANN reads the same codes as ``code / 255``); no gradient."""
+    import torch
+
+    with torch.no_grad():
+        return torch.softmax(teacher(x * (256.0 / 255.0)) / temp, -1)
+
+
+def chip_logits(net, opts, x, noise: float, seed: int, chunk: int = 512):
+    """Logits of ``net`` (evaluation mode, running BatchNorm statistics) on **one** noisy chip.
+
+    The PCM device model and the ADC model of ``opts.hw`` act as in training, with the configuration's own PCM
+    noise (scale ``noise``, whatever ``opts.pcm_noise``): one PCM draw for all of ``x``, however many chunks.
+    Every random draw (PCM, encoder, SSA) comes from torch seed ``seed`` inside a forked RNG, so the result is
+    a function of the weights and ``seed`` and the caller's random stream is untouched.  The network's noise
+    state is restored afterwards.
+    """
+    import torch
+    from _torch_hw import HWLinear
+
+    state = net.state
+    saved = (state.noise, state.eval_noise, state.forward_id, opts.pcm_noise, net.training)
+    state.noise, state.eval_noise, opts.pcm_noise = noise, True, 1.0
+    for m in net.modules():
+        if isinstance(m, HWLinear):
+            m._noise_id = None  # no PCM draw cached from an earlier call
+    try:
+        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            net.eval()
+            outs = []
+            with torch.no_grad():
+                for i in range(0, len(x), chunk):
+                    state.forward_id = -2  # forward() adds 1: every chunk reads the draw of the first
+                    outs.append(net(x[i:i + chunk]))
+    finally:
+        state.noise, state.eval_noise, state.forward_id, opts.pcm_noise, training = saved
+        net.train(training)
+    return torch.cat(outs)
+
+
 # ----------------------------------------------------------------------------------------------- main
 def main(argv=None) -> int:  # noqa: C901
     args = _parse(argv)
@@ -144,10 +212,16 @@ def main(argv=None) -> int:  # noqa: C901
     from bittrue.config import ConfigError, HardwareConfig
     from bittrue.datasets.mimo import (EVAL_SNR_DB, TEST_SEED, MimoConfig, eval_tasks, generate_tasks,
                                        prompt_tokens, query_labels)
+    from bittrue.fileio import OutputError, atomic_output, check_output
     from bittrue.floatmodel import float_forward
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
     from bittrue.model import ARCHITECTURES, load_float_model, save_float_model
 
+    try:
+        check_output(args.out, args.force)  # before the hour of training, not after it
+    except OutputError as exc:
+        print(f"train_mimo.py: error: {exc}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
@@ -188,12 +262,33 @@ def main(argv=None) -> int:  # noqa: C901
         net.train()
         return out.argmax(-1).cpu().numpy()
 
-    def val_ser():
-        saved = state.noise
-        state.noise = 0.0
-        tab = ser_table(predict(val_x), val, cfg)
-        state.noise = saved
+    def val_ser(noise=0.0):
+        """Validation mean SER and table; with ``noise`` > 0 the mean over ``--select-chips`` noisy chips (PCM
+        draw k under torch seed SELECT_SEED + k, one chip for all 1,100 tasks), the training RNG untouched."""
+        if noise <= 0:
+            saved = state.noise
+            state.noise = 0.0
+            tab = ser_table(predict(val_x), val, cfg)
+            state.noise = saved
+            return mean_ser(tab), tab
+        tabs = [ser_table(chip_logits(net, opts, val_x, noise, SELECT_SEED + k).argmax(-1).cpu().numpy(), val, cfg)
+                for k in range(args.select_chips)]
+        tab = {s: float(np.mean([t[s] for t in tabs])) for s in tabs[0]}
         return mean_ser(tab), tab
+
+    teacher = None
+    if args.kd is not None:
+        from ann import load_ann
+        from _torch_net import ann_from_arrays
+
+        try:
+            teacher = ann_from_arrays(ARCHITECTURES["mimo-icl"], load_ann(args.kd))
+        except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+            print(f"train_mimo.py: error: --kd {args.kd}: {exc}", file=sys.stderr)
+            return 2
+        teacher = teacher.to(dev).eval()
+        for prm in teacher.parameters():
+            prm.requires_grad_(False)
 
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     lossf = torch.nn.CrossEntropyLoss()
@@ -226,6 +321,11 @@ def main(argv=None) -> int:  # noqa: C901
             pt = torch.from_numpy(soft_targets(tasks, cfg).reshape(-1, arch.n_classes).astype(np.float32)).to(dev)
             soft = -(pt * torch.log_softmax(z, -1)).sum(-1).mean()
             loss = (1.0 - args.soft_weight) * loss + args.soft_weight * soft
+        if teacher is not None:
+            soft = teacher_probs(teacher, x, args.kd_temp).reshape(-1, arch.n_classes)
+            kd = torch.nn.functional.kl_div(torch.log_softmax(z / args.kd_temp, -1), soft,
+                                            reduction="batchmean") * args.kd_temp ** 2
+            loss = (1.0 - args.kd_weight) * loss + args.kd_weight * kd
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -234,15 +334,17 @@ def main(argv=None) -> int:  # noqa: C901
         step += 1
         if step % args.eval_every == 0:
             m, _ = val_ser()
+            sel = m if args.select_noise <= 0 else val_ser(args.select_noise)[0]
             # expectation-form SSA phase is not the deployed network: select only among sampled-SSA models
-            if state.ssa_sample and m < best[0]:
-                best = (m, copy.deepcopy(net.state_dict()), step)
-            log(args, f"step {step} ({100 * progress:.0f} %): loss {run_loss / run_n:.4f} val SER {m:.4f} "
+            if state.ssa_sample and sel < best[0]:
+                best = (sel, copy.deepcopy(net.state_dict()), step)
+            noisy = "" if args.select_noise <= 0 else f", noisy {sel:.4f}"
+            log(args, f"step {step} ({100 * progress:.0f} %): loss {run_loss / run_n:.4f} val SER {m:.4f}{noisy} "
                       f"(ssa {'sampled' if state.ssa_sample else 'expect'}, noise {state.noise:.2f}, lr {lr:.2e})"
                       f"  [{time.perf_counter() - t_start:.0f} s]")
             run_loss, run_n = 0.0, 0
     state.ssa_sample = True
-    m, _ = val_ser()
+    m, _ = val_ser(args.select_noise)
     if m < best[0]:
         best = (m, copy.deepcopy(net.state_dict()), step)
     net.load_state_dict(best[1])
@@ -263,6 +365,12 @@ def main(argv=None) -> int:  # noqa: C901
             "" if args.soft_labels == "none" else
             f"; weight {args.soft_weight} on the cross entropy against soft targets {args.soft_labels} "
             "(plug-in ML-LS posterior, N0 (1 + n_t / L))"),
+        "distillation": None if args.kd is None else {"teacher": str(args.kd), "weight": args.kd_weight,
+                                                      "temperature": args.kd_temp},
+        "selection": "noise-free validation" if args.select_noise <= 0 else
+                     f"validation on {args.select_chips} chips with hardware noise scale {args.select_noise} "
+                     f"(torch seeds {SELECT_SEED}..{SELECT_SEED + args.select_chips - 1})",
+        "selection_val_mean_ser": round(best[0], 6),
         "data": f"fresh tasks per step: generate_tasks(MimoConfig(), {args.batch}, {seed0} + step), "
                 f"SNR uniform 0..20 dB; validation eval_tasks(cfg, {VAL_TASKS}, seed={VAL_SEED}, 0..20 dB)",
         "ssa_warmup_fraction": args.ssa_warmup, "qkv_beta_init": args.qkv_beta_init,
@@ -278,16 +386,21 @@ def main(argv=None) -> int:  # noqa: C901
         "max_abs_residual_val": round(max_r, 3),
     }
     fm = snn_to_float_model(net.cpu(), arch, training)
-    save_float_model(fm, args.out)
-    fm = load_float_model(args.out)
-    rng = np.random.default_rng(args.eval_seed)
-    codes = prompt_tokens(val, cfg)
-    lg = np.concatenate([float_forward(fm, codes[i:i + 256], timesteps=arch.timesteps, rng=rng, k_s=k_s, k_o=k_o)
-                         for i in range(0, len(codes), 256)])
-    np_ser = mean_ser(ser_table(np.argmax(lg, -1), val, cfg))
-    fm.training["numpy_float_val_mean_ser"] = round(np_ser, 6)
-    fm.training["numpy_float_eval_seed"] = args.eval_seed
-    save_float_model(fm, args.out)
+    try:
+        with atomic_output(args.out, args.force) as tmp:  # the numpy check reads the file as written
+            save_float_model(fm, tmp)
+            fm = load_float_model(tmp)
+            rng = np.random.default_rng(args.eval_seed)
+            codes = prompt_tokens(val, cfg)
+            lg = np.concatenate([float_forward(fm, codes[i:i + 256], timesteps=arch.timesteps, rng=rng, k_s=k_s,
+                                               k_o=k_o) for i in range(0, len(codes), 256)])
+            np_ser = mean_ser(ser_table(np.argmax(lg, -1), val, cfg))
+            fm.training["numpy_float_val_mean_ser"] = round(np_ser, 6)
+            fm.training["numpy_float_eval_seed"] = args.eval_seed
+            save_float_model(fm, tmp)
+    except OutputError as exc:
+        print(f"train_mimo.py: error: {exc}", file=sys.stderr)
+        return 2
     log(args, f"numpy float val SER {np_ser:.4f}; torch {val_torch:.4f}; max|r| {max_r:.2f}; {train_s:.0f} s")
     print(f"wrote {args.out}")
     return 0

@@ -27,6 +27,7 @@ import json
 import math
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,12 @@ def _parse(argv):
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=250)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--attention", choices=("softmax", "ssa"), default="softmax",
+                   help="softmax attention, or the SSA's normalised linear attention on real rates (an ablation)")
+    t.add_argument("--norm", choices=("layernorm", "affine"), default="layernorm",
+                   help="LayerNorm, or a per-feature scale and offset without data-dependent division (an ablation)")
+    t.add_argument("--init", type=Path, default=None, metavar="ANN.npz",
+                   help="start from these ANN weights (any attention form: only the weights are taken)")
     t.add_argument("--force", action="store_true", help="overwrite --out")
     e = sub.add_parser("eval", help="SER table of the ANN beside the classical baselines (numpy only)")
     e.add_argument("ann", type=Path, help="ANN weights (.npz)")
@@ -93,8 +100,8 @@ def evaluate(args) -> int:
 
 def train(args) -> int:  # noqa: C901
     import torch
-    from _torch_net import AnnTransformer, ann_to_arrays
-    from ann import save_ann
+    from _torch_net import AnnTransformer, ann_to_arrays, arrays_to_ann
+    from ann import load_ann, save_ann
     from train_mimo import TRAIN_SEED_BASE, VAL_SEED, VAL_TASKS
     from bittrue.datasets.mimo import (EVAL_SNR_DB, MimoConfig, eval_tasks, generate_tasks, prompt_tokens,
                                        query_labels, split_joint)
@@ -107,7 +114,13 @@ def train(args) -> int:  # noqa: C901
     torch.set_num_threads(args.threads)
     arch = load_float_model(default_model_path("mimo-icl")).arch  # exactly the shipped SNN's architecture
     cfg = MimoConfig()
-    net = AnnTransformer(arch, dropout=args.dropout)
+    net = AnnTransformer(arch, dropout=args.dropout, attention=args.attention, norm=args.norm)
+    if args.init is not None:
+        try:
+            arrays_to_ann(net, load_ann(args.init))
+        except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+            print(f"error: --init {args.init}: {exc}", file=sys.stderr)
+            return 2
     seed0 = TRAIN_SEED_BASE + args.seed * 10_000_000
     val = eval_tasks(cfg, VAL_TASKS, seed=VAL_SEED, snr_grid_db=EVAL_SNR_DB[:11])
     val_x = torch.from_numpy(prompt_tokens(val, cfg).astype(np.float32) / 255.0)

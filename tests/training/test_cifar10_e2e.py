@@ -109,3 +109,16 @@ def test_train_bad_input_exit_2(tmp_path, capsys, argv, needle):
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert rc == 2 and len(err) == 1 and needle in err[0], err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_train_refuses_an_existing_output_before_training(tmp_path, capsys):
+    """``--out`` or the ANN's ``--ann-out`` existing: exit 2, one line naming --force, before any data is read
+    (the data directory does not exist), and the file unchanged."""
+    for name in ("x.h5", "x-ann.npz"):
+        (tmp_path / name).write_bytes(b"keep me")
+        rc = _train_main()(["cifar10", "--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "x.h5"),
+                            "--quiet"])
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert rc == 2 and len(err) == 1 and "--force" in err[0] and name in err[0], err
+        assert (tmp_path / name).read_bytes() == b"keep me"
+        (tmp_path / name).unlink()

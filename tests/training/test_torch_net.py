@@ -91,22 +91,34 @@ def test_torch_network_equals_float_model(name, monkeypatch):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("attention,norm", [("softmax", "layernorm"), ("ssa", "layernorm"), ("ssa", "affine")])
 @pytest.mark.parametrize("name", list(ARCHS))
-def test_torch_ann_equals_numpy_ann(name):
-    from _torch_net import AnnTransformer, ann_to_arrays
+def test_torch_ann_equals_numpy_ann(name, attention, norm):
+    """The torch ANN, its numpy forward (``tools/ann.py``) and the torch ANN rebuilt from its arrays agree, for
+    each attention form and normalisation; the file says which (``meta.attention``, ``meta.norm``)."""
+    from _torch_net import AnnTransformer, ann_from_arrays, ann_to_arrays
     from ann import ann_forward_tokens
 
     torch.set_num_threads(1)
     arch = ARCHS[name]
     torch.manual_seed(4)
-    ann = AnnTransformer(arch).double().eval()
+    ann = AnnTransformer(arch, attention=attention, k_s=8, norm=norm).double().eval()
+    with torch.no_grad():  # an affine norm starts as the identity: make it do something
+        for p_ in ann.parameters():
+            if p_.ndim == 1:
+                p_.add_(0.3 * torch.randn_like(p_))
     x = torch.rand(4, arch.n_patches, arch.token_features, dtype=torch.float64)
     with torch.no_grad():
         got = ann(x).numpy()
     arrays = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in ann_to_arrays(ann, arch).items()}
+    assert str(arrays.get("meta.attention", "softmax")) == attention
+    assert str(arrays.get("meta.norm", "layernorm")) == norm
     want = ann_forward_tokens(arrays, x.numpy(), arch)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        again = ann_from_arrays(arch, arrays).double().eval()(x).numpy()
+    np.testing.assert_allclose(again, want, rtol=1e-4, atol=1e-5)
 
 
 def test_hardware_config_reaches_the_layers(tmp_path):

@@ -1,6 +1,8 @@
 """``tools/train_mimo.py``: a two-step fine-tuning run of the shipped mimo-icl model with the soft ML-LS targets
-and another T writes a loadable float model that records its loss and T, and a bad ``--soft-weight`` or
-``--timesteps`` is a usage error (exit 2)."""
+and another T writes a loadable float model that records its loss and T; a run with ANN distillation and noisy
+model selection records both; the teacher's soft targets are the numpy ANN's; one noisy validation chip is one
+PCM draw at the configuration's noise, reproducible and leaving the caller's random stream alone; bad options
+are usage errors (exit 2)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,10 +31,159 @@ def test_train_mimo_soft_labels_two_steps(tmp_path):
     assert fm.training["stages"][-1].endswith(f"--out {out}")
 
 
-@pytest.mark.parametrize("argv", [["--soft-weight", "1.5"], ["--timesteps", "0"]])
-def test_train_mimo_bad_option_exit_2(argv, capsys):
+@pytest.mark.parametrize("argv", [["--soft-weight", "1.5"], ["--timesteps", "0"], ["--kd-weight", "-0.1"],
+                                  ["--kd-temp", "0"], ["--select-noise", "-1"], ["--select-chips", "0"]])
+def test_train_mimo_bad_option_exit_2(argv, capsys, tmp_path):
     import train_mimo
 
-    with pytest.raises(SystemExit) as exc:
-        train_mimo.main(argv)
+    with pytest.raises(SystemExit) as exc:  # (a one-step run if the check were missing: rc 0, no SystemExit)
+        train_mimo.main(argv + ["--steps", "1", "--batch", "4", "--threads", "1", "--quiet",
+                                "--out", str(tmp_path / "m.h5")])
     assert exc.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+def test_train_mimo_distillation_and_noisy_selection_two_steps(tmp_path):
+    import train_mimo
+
+    from bittrue.model import load_float_model
+
+    out = tmp_path / "m.h5"
+    rc = train_mimo.main(["--steps", "2", "--eval-every", "1", "--batch", "8", "--ssa-warmup", "0",
+                          "--noise-start", "0", "--init", str(ROOT / "bittrue/models/mimo-icl.h5"),
+                          "--kd", str(ROOT / "bittrue/models/mimo-icl-ann.npz"), "--kd-weight", "0.7",
+                          "--select-noise", "1", "--select-chips", "1", "--timesteps", "2", "--threads", "1",
+                          "--quiet", "--out", str(out)])
+    assert rc == 0
+    t = load_float_model(out).training
+    assert t["distillation"]["weight"] == 0.7 and t["distillation"]["teacher"].endswith("mimo-icl-ann.npz")
+    assert t["selection"].startswith("validation on 1 chips with hardware noise scale 1.0")
+    assert 0.0 < t["selection_val_mean_ser"] < 1.0
+
+
+def test_train_mimo_unreadable_teacher_exit_2(tmp_path, capsys):
+    import train_mimo
+
+    bad = tmp_path / "ann.npz"
+    bad.write_bytes(b"not a zip file")
+    rc = train_mimo.main(["--steps", "1", "--batch", "4", "--threads", "1", "--quiet", "--kd", str(bad),
+                          "--out", str(tmp_path / "m.h5")])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+def test_teacher_probs_are_the_numpy_ann_softmax():
+    """The teacher gets the SNN's inputs ``code / 256`` and must give the softmax of the numpy ANN's logits on
+    ``code / 255`` (tools/ann.py), the same tokens: float32 torch against float64 numpy, within 1e-4."""
+    import numpy as np
+    import train_mimo
+    from _torch_net import AnnTransformer, arrays_to_ann
+    from ann import ann_forward_tokens, load_ann
+
+    from bittrue.datasets.mimo import MimoConfig, generate_tasks, prompt_tokens
+    from bittrue.model import ARCHITECTURES
+
+    arch = ARCHITECTURES["mimo-icl"]
+    params = load_ann(ROOT / "bittrue/models/mimo-icl-ann.npz")
+    teacher = AnnTransformer(arch, dropout=0.0)
+    arrays_to_ann(teacher, params)
+    teacher.eval()
+    codes = prompt_tokens(generate_tasks(MimoConfig(), 64, 5), MimoConfig())
+    got = train_mimo.teacher_probs(teacher, torch.from_numpy(codes.astype(np.float32) / 256.0), 2.0).numpy()
+    lg = ann_forward_tokens(params, codes.astype(np.float64) / 255.0, arch) / 2.0
+    want = np.exp(lg - lg.max(-1, keepdims=True))
+    want /= want.sum(-1, keepdims=True)
+    assert got.shape == want.shape == (64, 4, 16)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def _mimo_net(pcm_noise):
+    import _torch_hw
+    from _torch_net import SpikingTransformer, load_snn
+
+    from bittrue.config import HardwareConfig
+    from bittrue.model import load_float_model
+
+    fm = load_float_model(ROOT / "bittrue/models/mimo-icl.h5")
+    opts = _torch_hw.HWOptions(HardwareConfig(), pcm_noise)
+    net = SpikingTransformer(fm.arch, 16, 16, opts, timesteps=2)
+    load_snn(net, fm)
+    return net, opts
+
+
+def test_chip_logits_one_draw_at_the_configured_noise_reproducible_and_isolated(monkeypatch):
+    """One call is one chip: a single PCM draw per crossbar at scale ``noise`` (not ``--pcm-noise``), however
+    many chunks; the same seed gives the same logits, another seed others; the caller's torch RNG state and the
+    network's noise state are as before."""
+    import _torch_hw
+    import numpy as np
+    import train_mimo
+
+    from bittrue.datasets.mimo import MimoConfig, generate_tasks, prompt_tokens
+
+    net, opts = _mimo_net(pcm_noise=0.3)
+    x = torch.from_numpy(prompt_tokens(generate_tasks(MimoConfig(), 24, 9), MimoConfig()).astype(np.float32) / 256)
+    scales = []
+    real = _torch_hw.pcm_weight_noise
+
+    def counting(w, scale, t_s, hw=None):
+        scales.append(scale)
+        return real(w, scale, t_s, hw)
+
+    monkeypatch.setattr(_torch_hw, "pcm_weight_noise", counting)
+    net.train()
+    net.state.noise, net.state.forward_id = 0.25, 7
+    rng_before = torch.random.get_rng_state()
+    a = train_mimo.chip_logits(net, opts, x, 1.0, seed=3, chunk=10)  # 3 chunks
+    assert torch.equal(torch.random.get_rng_state(), rng_before)
+    assert (net.state.noise, net.state.eval_noise, net.state.forward_id, opts.pcm_noise) == (0.25, False, 7, 0.3)
+    assert net.training
+    assert len(scales) == len(net.lin) and set(scales) == {1.0}
+    b = train_mimo.chip_logits(net, opts, x, 1.0, seed=3, chunk=10)
+    c = train_mimo.chip_logits(net, opts, x, 1.0, seed=4, chunk=10)
+    clean = train_mimo.chip_logits(net, opts, x, 0.0, seed=3, chunk=10)
+    assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, clean)
+
+
+def test_train_mimo_refuses_an_existing_output_before_training(tmp_path, capsys, monkeypatch):
+    """An existing ``--out`` (by default the shipped model) is refused before any task is drawn, exit 2, one
+    line, the file unchanged; ``--force`` overwrites it."""
+    import train_mimo
+
+    import bittrue.datasets.mimo as mimo
+
+    out = tmp_path / "m.h5"
+    out.write_bytes(b"keep me")
+    argv = ["--steps", "1", "--eval-every", "1", "--batch", "4", "--ssa-warmup", "0", "--timesteps", "1",
+            "--threads", "1", "--quiet", "--out", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(mimo, "eval_tasks", lambda *a, **k: pytest.fail("training started"))
+        rc = train_mimo.main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and "--force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == b"keep me"
+    assert train_mimo.main(argv + ["--force"]) == 0 and out.read_bytes() != b"keep me"
+
+
+def test_train_mimo_ann_init_and_ssa_attention(tmp_path, capsys):
+    """``train_mimo_ann.py train``: ``--init`` starts from the given weights (a two-step run from the shipped
+    ANN, learning rate 0 at its first step, validates at about the shipped 0.161; from scratch about 0.75);
+    ``--attention ssa`` writes a file whose numpy forward is the SSA form (``meta.attention``); an unreadable
+    ``--init`` is one line, exit 2."""
+    import train_mimo_ann
+    from ann import load_ann
+
+    shipped = ROOT / "bittrue/models/mimo-icl-ann.npz"
+    common = ["--steps", "2", "--eval-every", "1", "--batch", "8", "--time-budget", "0", "--threads", "1"]
+    assert train_mimo_ann.main(["train", "--init", str(shipped), *common, "--out", str(tmp_path / "a.npz")]) == 0
+    err = capsys.readouterr().err
+    assert float(err.split("val SER ")[1].split()[0]) < 0.2, err
+    assert "meta.attention" not in load_ann(tmp_path / "a.npz")
+    assert train_mimo_ann.main(["train", "--attention", "ssa", *common, "--out", str(tmp_path / "s.npz")]) == 0
+    capsys.readouterr()
+    assert str(load_ann(tmp_path / "s.npz")["meta.attention"]) == "ssa"
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"junk")
+    rc = train_mimo_ann.main(["train", "--init", str(bad), "--steps", "1", "--threads", "1",
+                              "--out", str(tmp_path / "b.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
