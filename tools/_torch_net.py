@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from _torch_hw import LIF, HWLinear, HWOptions, HWState, bern_ste
-from ann import ann_plan
+from ann import ATTENTIONS, NORMS, ann_forms, ann_plan
 from bittrue import netlist as nl
 from bittrue.floatmodel import attention_mask
 
@@ -145,7 +145,7 @@ class AnnTransformer(nn.Module):
     ``arch.mask`` (the diagonal mask of SSA, which removes a spike train's correlation with itself, has no
     counterpart in softmax attention).
 
-    ``attention="ssa"`` (an ablation, docs/mimo.md 11.3) replaces softmax attention by the SSA's expectation on
+    ``attention="ssa"`` (an ablation, docs/mimo.md 11.4) replaces softmax attention by the SSA's expectation on
     real rates: ``q, k, v = sigmoid(.)`` in 0..1, ``S = m * min(q k^T / k_s, 1)``, ``O = min(S v / k_o, 1)``
     (spec 3.6 with the same mask ``m``, 0/1), so the network keeps LayerNorm, GELU and real activations but
     has the hardware's normalised linear attention.  ``norm="affine"`` (another ablation) replaces each
@@ -156,10 +156,8 @@ class AnnTransformer(nn.Module):
     def __init__(self, arch, dropout: float = 0.1, attention: str = "softmax", k_s: int = 16, k_o: int = 16,
                  norm: str = "layernorm"):
         super().__init__()
-        if attention not in ANN_ATTENTIONS:
-            raise ValueError(f"attention {attention!r}: one of {ANN_ATTENTIONS}")
-        if norm not in ANN_NORMS:
-            raise ValueError(f"norm {norm!r}: one of {ANN_NORMS}")
+        if attention not in ATTENTIONS or norm not in NORMS:
+            raise ValueError(f"attention {attention!r} / norm {norm!r}: not one of {ATTENTIONS} / {NORMS}")
         self.attention, self.k_s, self.k_o, self.norm = attention, int(k_s), int(k_o), norm
         self.arch = arch
         self.plan = ann_plan(arch)
@@ -231,12 +229,6 @@ class AnnTransformer(nn.Module):
                 return a if arch.readout_tokens else a[:, 0]
             val[op.dst] = y
         raise AssertionError("netlist without a LOGITS op")
-
-
-#: Attention forms of :class:`AnnTransformer` (and of ``tools/ann.py``'s forward, ``meta.attention``).
-ANN_ATTENTIONS = ("softmax", "ssa")
-#: Normalisations of :class:`AnnTransformer` (``meta.norm``).
-ANN_NORMS = ("layernorm", "affine")
 
 
 class Affine(nn.Module):
@@ -316,10 +308,8 @@ def arrays_to_ann(ann: AnnTransformer, arrays) -> None:
 
 def ann_from_arrays(arch, arrays) -> AnnTransformer:
     """An :class:`AnnTransformer` of ``arch`` with the attention form and weights of ``tools/ann.py`` arrays."""
-    attention = str(arrays.get("meta.attention", "softmax"))
-    k_s, k_o = (int(np.asarray(arrays.get(f"meta.{c}", 16)).reshape(-1)[0]) for c in ("k_s", "k_o"))
-    ann = AnnTransformer(arch, dropout=0.0, attention=attention, k_s=k_s, k_o=k_o,
-                         norm=str(arrays.get("meta.norm", "layernorm")))
+    attention, k_s, k_o, norm = ann_forms(arrays)
+    ann = AnnTransformer(arch, dropout=0.0, attention=attention, k_s=k_s, k_o=k_o, norm=norm)
     arrays_to_ann(ann, arrays)
     return ann
 

@@ -30,6 +30,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PATH = ROOT / "bittrue" / "models" / "digits-ann.npz"
 
 
+#: Attention forms and normalisations of an ANN file (``meta.attention``, ``meta.norm``; absent: the first of
+#: each): softmax attention or the SSA's expectation on real rates, LayerNorm or a per-feature affine map.
+ATTENTIONS = ("softmax", "ssa")
+NORMS = ("layernorm", "affine")
+#: What reading a damaged or foreign ``.npz`` can raise (``load_ann``, then loading the arrays into a network).
+READ_ERRORS = (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile)
+
+
+def ann_forms(params: dict[str, np.ndarray]) -> tuple[str, int, int, str]:
+    """``(attention, k_s, k_o, norm)`` of an ANN file's arrays (defaults: softmax, 16, 16, layernorm)."""
+    attention = str(params.get("meta.attention", ATTENTIONS[0]))
+    norm = str(params.get("meta.norm", NORMS[0]))
+    if attention not in ATTENTIONS or norm not in NORMS:
+        raise ValueError(f"meta.attention {attention!r} / meta.norm {norm!r}: not one of {ATTENTIONS} / {NORMS}")
+    k_s, k_o = (int(np.asarray(params.get(f"meta.{c}", 16)).reshape(-1)[0]) for c in ("k_s", "k_o"))
+    return attention, k_s, k_o, norm
+
+
 def load_ann(path: str | Path = DEFAULT_PATH) -> dict[str, np.ndarray]:
     """Read the ANN weights (``allow_pickle=False``)."""
     with np.load(path, allow_pickle=False) as z:
@@ -124,13 +142,7 @@ def ann_forward_tokens(params: dict[str, np.ndarray], x: np.ndarray, arch) -> np
 
     P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items() if not k.startswith("meta.")}
     eps = float(np.asarray(params["meta.ln_eps"]).reshape(-1)[0])
-    attention = str(params.get("meta.attention", "softmax"))
-    if attention not in ("softmax", "ssa"):
-        raise ValueError(f"meta.attention {attention!r}: not softmax or ssa")
-    k_s, k_o = (float(np.asarray(params.get(f"meta.{c}", 16)).reshape(-1)[0]) for c in ("k_s", "k_o"))
-    norm = str(params.get("meta.norm", "layernorm"))
-    if norm not in ("layernorm", "affine"):
-        raise ValueError(f"meta.norm {norm!r}: not layernorm or affine")
+    attention, k_s, k_o, norm = ann_forms(params)
     n, heads, dk = x.shape[0], arch.heads, arch.d_k
     N, D = arch.n_tokens, arch.dim
     causal = np.triu(np.full((N, N), -np.inf), 1) if arch.mask == Mask.CAUSAL else np.zeros((N, N))

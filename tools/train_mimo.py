@@ -48,7 +48,6 @@ import dataclasses
 import math
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -278,12 +277,12 @@ def main(argv=None) -> int:  # noqa: C901
 
     teacher = None
     if args.kd is not None:
-        from ann import load_ann
+        from ann import READ_ERRORS, load_ann
         from _torch_net import ann_from_arrays
 
         try:
             teacher = ann_from_arrays(ARCHITECTURES["mimo-icl"], load_ann(args.kd))
-        except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        except READ_ERRORS as exc:
             print(f"train_mimo.py: error: --kd {args.kd}: {exc}", file=sys.stderr)
             return 2
         teacher = teacher.to(dev).eval()

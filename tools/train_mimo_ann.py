@@ -27,7 +27,6 @@ import json
 import math
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tools") not in sys.path:
     sys.path.insert(0, str(ROOT / "tools"))
+
+from ann import ATTENTIONS, NORMS  # noqa: E402  (numpy only, from tools/)
 
 
 def _parse(argv):
@@ -53,9 +54,9 @@ def _parse(argv):
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=250)
     t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--attention", choices=("softmax", "ssa"), default="softmax",
+    t.add_argument("--attention", choices=ATTENTIONS, default=ATTENTIONS[0],
                    help="softmax attention, or the SSA's normalised linear attention on real rates (an ablation)")
-    t.add_argument("--norm", choices=("layernorm", "affine"), default="layernorm",
+    t.add_argument("--norm", choices=NORMS, default=NORMS[0],
                    help="LayerNorm, or a per-feature scale and offset without data-dependent division (an ablation)")
     t.add_argument("--init", type=Path, default=None, metavar="ANN.npz",
                    help="start from these ANN weights (any attention form: only the weights are taken)")
@@ -101,7 +102,7 @@ def evaluate(args) -> int:
 def train(args) -> int:  # noqa: C901
     import torch
     from _torch_net import AnnTransformer, ann_to_arrays, arrays_to_ann
-    from ann import load_ann, save_ann
+    from ann import READ_ERRORS, load_ann, save_ann
     from train_mimo import TRAIN_SEED_BASE, VAL_SEED, VAL_TASKS
     from bittrue.datasets.mimo import (EVAL_SNR_DB, MimoConfig, eval_tasks, generate_tasks, prompt_tokens,
                                        query_labels, split_joint)
@@ -118,7 +119,7 @@ def train(args) -> int:  # noqa: C901
     if args.init is not None:
         try:
             arrays_to_ann(net, load_ann(args.init))
-        except (OSError, ValueError, KeyError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        except READ_ERRORS as exc:
             print(f"error: --init {args.init}: {exc}", file=sys.stderr)
             return 2
     seed0 = TRAIN_SEED_BASE + args.seed * 10_000_000
