@@ -76,7 +76,7 @@ def test_teacher_probs_are_the_numpy_ann_softmax():
     ``code / 255`` (tools/ann.py), the same tokens: float32 torch against float64 numpy, within 1e-4."""
     import numpy as np
     import train_mimo
-    from _torch_net import AnnTransformer, arrays_to_ann
+    from _torch_net import ann_from_arrays
     from ann import ann_forward_tokens, load_ann
 
     from bittrue.datasets.mimo import MimoConfig, generate_tasks, prompt_tokens
@@ -84,9 +84,7 @@ def test_teacher_probs_are_the_numpy_ann_softmax():
 
     arch = ARCHITECTURES["mimo-icl"]
     params = load_ann(ROOT / "bittrue/models/mimo-icl-ann.npz")
-    teacher = AnnTransformer(arch, dropout=0.0)
-    arrays_to_ann(teacher, params)
-    teacher.eval()
+    teacher = ann_from_arrays(arch, params).eval()
     codes = prompt_tokens(generate_tasks(MimoConfig(), 64, 5), MimoConfig())
     got = train_mimo.teacher_probs(teacher, torch.from_numpy(codes.astype(np.float32) / 256.0), 2.0).numpy()
     lg = ann_forward_tokens(params, codes.astype(np.float64) / 255.0, arch) / 2.0
