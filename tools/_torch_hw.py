@@ -47,6 +47,19 @@ class LIF(torch.nn.Module):
     def theta(self):
         return self.log_theta.exp()
 
+    def rate(self, y, timesteps: int):
+        """Mean spike count of this neuron over ``timesteps`` steps of the constant input ``y``, from a rest
+        membrane (the rate twin of ``HWState.rate``): the same dynamics, surrogate and detached reset as
+        :meth:`forward`, without the matmuls of the other steps; the membrane state is left untouched."""
+        th = self.theta()
+        v, acc = None, 0
+        for _t in range(int(timesteps)):
+            v = y if v is None else v * self.decay + y
+            s = SpikeFn.apply(v - th)
+            v = v * (1 - s.detach()) if self.hard_reset else v - s.detach() * th
+            acc = acc + s
+        return acc / int(timesteps)
+
     def forward(self, y):
         th = self.theta()
         v = y if self.v is None else self.v * self.decay + y
@@ -148,7 +161,9 @@ class HWOptions:
 class HWState:
     """Mutable training state shared by the layers of one network: the noise scale (ramped; 0 in evaluation),
     one PCM draw per network forward (``forward_id``: a chip, shared by all time steps), SSA sampled or in
-    expectation form (curriculum), the largest |residual| seen in evaluation mode, and ``eval_noise``: apply the
+    expectation form (curriculum), ``rate``: run the network's rate twin instead (one pass, encoder and SSA in
+    expectation, each LIF its mean spike count over T steps of constant input; a curriculum stage that trains
+    about T times faster), the largest |residual| seen in evaluation mode, and ``eval_noise``: apply the
     hardware model in evaluation mode too (running BatchNorm statistics, noise scale ``noise``), for a validation
     on noisy chips."""
 
@@ -158,6 +173,7 @@ class HWState:
         self.forward_id = 0
         self.ssa_sample = True
         self.max_abs_r = 0.0
+        self.rate = False
 
 
 def round_ste(x):

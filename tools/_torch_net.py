@@ -94,12 +94,13 @@ class SpikingTransformer(nn.Module):
         B, D = p.shape[0], arch.dim
         ro = arch.readout_slice
         out = 0
-        for _t in range(self.timesteps):
+        rate = st.rate
+        for _t in range(1 if rate else self.timesteps):
             val = {nl.INPUT: p}
             for op in self.ops:
                 x = val[op.src[0]]
                 if op.kind == nl.ENCODER:
-                    y = (torch.rand_like(x) < x).to(x.dtype)
+                    y = x if rate else (torch.rand_like(x) < x).to(x.dtype)
                 elif op.kind == nl.XBAR:
                     y = self.lin[_key(op.name)](x)
                 elif op.kind == nl.EMBED:
@@ -108,16 +109,18 @@ class SpikingTransformer(nn.Module):
                     else:
                         y = x + self.pos
                 elif op.kind == nl.LIF:
-                    y = self.lif[_key(op.name)](x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out])
+                    a = x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out]
+                    lif = self.lif[_key(op.name)]
+                    y = lif.rate(a, self.timesteps) if rate else lif(a)
                 elif op.kind == nl.SSA:
                     y = ssa_heads(x, val[op.src[1]], val[op.src[2]], arch.heads, self.mask, self.k_s, self.k_o,
-                                  st.ssa_sample)
+                                  st.ssa_sample and not rate)
                 elif op.kind == nl.ADD:
                     y = x + val[op.src[1]]
                     if op.emit and not self.training:
                         st.max_abs_r = max(st.max_abs_r, float(y.detach().abs().max()))
                 else:  # LOGITS
-                    out = out + x
+                    out = out + (x * self.timesteps if rate else x)
                     continue
                 val[op.dst] = y
         return out if arch.readout_tokens else out[:, 0]

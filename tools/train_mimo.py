@@ -78,6 +78,9 @@ def _parse(argv):
     ap.add_argument("--seed", type=int, default=0, help="seed of torch and of the training tasks")
     ap.add_argument("--ssa-warmup", type=float, default=0.3,
                     help="fraction of the steps with S and O in expectation form, then sampled")
+    ap.add_argument("--rate-warmup", type=float, default=0.0,
+                    help="fraction of the steps that train the rate twin (one pass: encoder and SSA in expectation, "
+                         "each LIF its mean count over T steps of constant input; about T times faster), then spikes")
     ap.add_argument("--qkv-beta-init", type=float, default=1.5, help="initial BN beta of the qkv layers")
     ap.add_argument("--threshold", type=float, default=1.0, help="initial LIF threshold (residual units)")
     ap.add_argument("--fixed-threshold", action="store_true", help="do not learn the LIF thresholds")
@@ -118,7 +121,7 @@ def _parse(argv):
     args = ap.parse_args(argv)
     if args.timesteps is not None and not 1 <= args.timesteps <= 256:
         ap.error(f"--timesteps {args.timesteps}: must be in 1..256")
-    for name in ("soft_weight", "kd_weight"):
+    for name in ("soft_weight", "kd_weight", "rate_warmup"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             ap.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be in [0, 1]")
     if not args.kd_temp > 0:
@@ -309,6 +312,7 @@ def main(argv=None) -> int:  # noqa: C901
         for g in opt.param_groups:
             g["lr"] = lr
         state.ssa_sample = progress >= args.ssa_warmup
+        state.rate = progress < args.rate_warmup
         state.noise = min(1.0, max(0.0, progress - args.noise_start) / max(1e-9, args.noise_warmup))
         tasks = generate_tasks(cfg, args.batch, seed0 + step)
         x = torch.from_numpy(prompt_tokens(tasks, cfg).astype(np.float32) / 256.0).to(dev)
@@ -332,17 +336,19 @@ def main(argv=None) -> int:  # noqa: C901
         run_n += 1
         step += 1
         if step % args.eval_every == 0:
+            rate, state.rate = state.rate, False  # validate the spiking network, the one the chip runs
             m, _ = val_ser()
             sel = m if args.select_noise <= 0 else val_ser(args.select_noise)[0]
-            # expectation-form SSA phase is not the deployed network: select only among sampled-SSA models
-            if state.ssa_sample and sel < best[0]:
+            state.rate = rate
+            # expectation-form SSA and rate-twin phases are not the deployed network: select only after them
+            if state.ssa_sample and not rate and sel < best[0]:
                 best = (sel, copy.deepcopy(net.state_dict()), step)
             noisy = "" if args.select_noise <= 0 else f", noisy {sel:.4f}"
             log(args, f"step {step} ({100 * progress:.0f} %): loss {run_loss / run_n:.4f} val SER {m:.4f}{noisy} "
-                      f"(ssa {'sampled' if state.ssa_sample else 'expect'}, noise {state.noise:.2f}, lr {lr:.2e})"
+                      f"({'rate twin, ' if rate else ''}ssa {'sampled' if state.ssa_sample else 'expect'}, noise {state.noise:.2f}, lr {lr:.2e})"
                       f"  [{time.perf_counter() - t_start:.0f} s]")
             run_loss, run_n = 0.0, 0
-    state.ssa_sample = True
+    state.ssa_sample, state.rate = True, False
     m, _ = val_ser(args.select_noise)
     if m < best[0]:
         best = (m, copy.deepcopy(net.state_dict()), step)
@@ -351,7 +357,11 @@ def main(argv=None) -> int:  # noqa: C901
     state.max_abs_r = 0.0
     val_torch, val_tab = val_ser()
     max_r = state.max_abs_r
-    log(args, f"best step {best[2]} of {step}: torch val SER {val_torch:.4f} ({train_s:.0f} s)")
+    state.rate = True  # the rate twin of the selected model (deterministic): what a perfect conversion would give
+    val_twin = val_ser()[0]
+    state.rate = False
+    log(args, f"best step {best[2]} of {step}: torch val SER {val_torch:.4f}, its rate twin {val_twin:.4f} "
+              f"({train_s:.0f} s)")
 
     cmd = "python tools/train_mimo.py " + " ".join(sys.argv[1:] if argv is None else argv)
     stages = init_stages + [cmd]
@@ -372,14 +382,14 @@ def main(argv=None) -> int:  # noqa: C901
         "selection_val_mean_ser": round(best[0], 6),
         "data": f"fresh tasks per step: generate_tasks(MimoConfig(), {args.batch}, {seed0} + step), "
                 f"SNR uniform 0..20 dB; validation eval_tasks(cfg, {VAL_TASKS}, seed={VAL_SEED}, 0..20 dB)",
-        "ssa_warmup_fraction": args.ssa_warmup, "qkv_beta_init": args.qkv_beta_init,
+        "ssa_warmup_fraction": args.ssa_warmup, "rate_warmup_fraction": args.rate_warmup, "qkv_beta_init": args.qkv_beta_init,
         "threshold_learned": not args.fixed_threshold, "surrogate": "atan alpha=2, reset detached",
         "leak_shift": hw.lif.leak_shift, "reset": hw.lif.reset.name.lower(), "k_s": k_s, "k_o": k_o,
         "hw_aware": {**opts.as_dict(), "noise_start_fraction": args.noise_start,
                      "noise_warmup_fraction": args.noise_warmup,
                      "hardware": None if args.hardware is None else str(args.hardware)},
         "torch_version": torch.__version__, "numpy_version": np.__version__,
-        "torch_val_mean_ser": round(val_torch, 6),
+        "torch_val_mean_ser": round(val_torch, 6), "torch_val_rate_twin_mean_ser": round(val_twin, 6),
         "torch_val_ser_by_snr": {f"{k:g}": round(v, 6) for k, v in val_tab.items()},
         "val_lmmse_ls_mean_ser": round(val_lmmse, 6),
         "max_abs_residual_val": round(max_r, 3),
@@ -392,7 +402,8 @@ def main(argv=None) -> int:  # noqa: C901
             rng = np.random.default_rng(args.eval_seed)
             codes = prompt_tokens(val, cfg)
             lg = np.concatenate([float_forward(fm, codes[i:i + 256], timesteps=arch.timesteps, rng=rng, k_s=k_s,
-                                               k_o=k_o) for i in range(0, len(codes), 256)])
+                                               k_o=k_o, leak_shift=hw.lif.leak_shift, reset=hw.lif.reset)
+                                 for i in range(0, len(codes), 256)])
             np_ser = mean_ser(ser_table(np.argmax(lg, -1), val, cfg))
             fm.training["numpy_float_val_mean_ser"] = round(np_ser, 6)
             fm.training["numpy_float_eval_seed"] = args.eval_seed

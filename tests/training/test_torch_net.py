@@ -91,6 +91,69 @@ def test_torch_network_equals_float_model(name, monkeypatch):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("leak_shift,hard", [(1, True), (2, False), (15, False)])
+def test_lif_rate_twin_is_the_mean_count_on_constant_input(leak_shift, hard):
+    """``LIF.rate(y, T)`` is the mean of T spiking steps on the constant input ``y`` (exactly), leaves the
+    membrane alone and passes a gradient; for the integrate-and-fire setting (soft reset, no leak to within
+    2^-15) it is ``clip(floor(T y / theta), 0, T) / T``."""
+    from _torch_hw import LIF
+
+    T, theta = 6, 0.7
+    lif = LIF(theta, False, leak_shift, hard)
+    k = torch.arange(-3, T + 4, dtype=torch.float64)
+    y = torch.cat([(k + 0.5) * theta / T, 1.5 * torch.randn(100, generator=torch.Generator().manual_seed(5),
+                                                             dtype=torch.float64)]).requires_grad_(True)
+    got = lif.rate(y, T)
+    assert lif.v is None
+    with torch.no_grad():
+        want = sum(lif(y) for _ in range(T)) / T
+    assert torch.equal(got.detach(), want)
+    if leak_shift == 15 and not hard:
+        assert torch.equal(got.detach()[:len(k)], k.clamp(0, T) / T)
+    got.sum().backward()
+    assert y.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["digits", "mimo-icl"])
+def test_rate_twin_at_one_step_equals_the_float_model_in_expectation(name, monkeypatch):
+    """With T = 1 the rate twin (``state.rate``) is the float model with the encoder, S and O in expectation
+    (K_O = 64, so that O does not saturate and a sampled S or O would show)."""
+    from _torch_hw import HWOptions
+    from _torch_net import SpikingTransformer, snn_to_float_model
+    from bittrue.floatmodel import SOURCES
+
+    torch.set_num_threads(1)
+    arch = dataclasses.replace(ARCHS[name], timesteps=1)
+    torch.manual_seed(2)
+    net = SpikingTransformer(arch, 16, 64, HWOptions(), qkv_beta_init=1.5).double()
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
+    p = torch.from_numpy(codes.astype(np.float64) / 256.0)
+    net.train()
+    with torch.no_grad():  # move the BN running statistics away from (0, 1)
+        for _ in range(3):
+            net(p)
+    net.eval()
+    net.state.rate = True
+    with torch.no_grad():
+        got = net(p).numpy()
+    fm = snn_to_float_model(net.float(), arch, {})
+    want = float_forward(fm, codes, timesteps=1, rng=np.random.default_rng(0), k_s=16, k_o=64,
+                         expectation=frozenset(SOURCES))
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # its logits are summed over T like the spiking network's: with each LIF's rate held at its one-step spike,
+    # the twin of T = 3 gives 3 times the logits of T = 1
+    import _torch_hw
+
+    monkeypatch.setattr(_torch_hw.LIF, "rate", lambda self, y, timesteps: (y >= self.theta()).to(y.dtype))
+    net.double()
+    with torch.no_grad():
+        one = net(p).numpy()
+        net.timesteps = 3
+        np.testing.assert_allclose(net(p).numpy(), 3 * one, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("attention,norm", [("softmax", "layernorm"), ("ssa", "layernorm"), ("ssa", "affine")])
 @pytest.mark.parametrize("name", list(ARCHS))
 def test_torch_ann_equals_numpy_ann(name, attention, norm):

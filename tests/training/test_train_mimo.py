@@ -32,7 +32,8 @@ def test_train_mimo_soft_labels_two_steps(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["--soft-weight", "1.5"], ["--timesteps", "0"], ["--kd-weight", "-0.1"],
-                                  ["--kd-temp", "0"], ["--select-noise", "-1"], ["--select-chips", "0"]])
+                                  ["--kd-temp", "0"], ["--select-noise", "-1"], ["--select-chips", "0"],
+                                  ["--rate-warmup", "1.5"]])
 def test_train_mimo_bad_option_exit_2(argv, capsys, tmp_path):
     import train_mimo
 
@@ -40,6 +41,47 @@ def test_train_mimo_bad_option_exit_2(argv, capsys, tmp_path):
         train_mimo.main(argv + ["--steps", "1", "--batch", "4", "--threads", "1", "--quiet",
                                 "--out", str(tmp_path / "m.h5")])
     assert exc.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+def test_train_mimo_rate_twin_warmup_and_the_hardware_lif(tmp_path, monkeypatch):
+    """``--rate-warmup 0.5`` trains the first step as the rate twin and the second with spikes; a hardware file's
+    LIF (soft reset, leak shift 15) reaches the torch network, the metadata and the numpy check at the end."""
+    import _torch_hw
+    import train_mimo
+
+    import bittrue.floatmodel
+    from bittrue import netlist as nl
+    from bittrue.model import ARCHITECTURES, load_float_model
+    from bittrue.modes import Reset
+
+    calls = {"rate": 0, "numpy": []}
+    rate, ff = _torch_hw.LIF.rate, bittrue.floatmodel.float_forward
+
+    def spy_rate(self, y, timesteps):
+        calls["rate"] += 1
+        return rate(self, y, timesteps)
+
+    def spy_ff(*a, **kw):
+        calls["numpy"].append((kw.get("leak_shift"), kw.get("reset")))
+        return ff(*a, **kw)
+
+    monkeypatch.setattr(_torch_hw.LIF, "rate", spy_rate)
+    monkeypatch.setattr(bittrue.floatmodel, "float_forward", spy_ff)
+    hw = tmp_path / "if.toml"
+    hw.write_text('[lif]\nreset = "soft"\nleak_shift = 15\n')
+    out = tmp_path / "m.h5"
+    rc = train_mimo.main(["--steps", "2", "--eval-every", "1", "--batch", "4", "--ssa-warmup", "0",
+                          "--noise-start", "0", "--rate-warmup", "0.5", "--hardware", str(hw), "--timesteps", "2",
+                          "--threads", "1", "--quiet", "--out", str(out)])
+    assert rc == 0
+    n_lif = sum(op.kind == nl.LIF for op in nl.netlist(ARCHITECTURES["mimo-icl"]))
+    # one rate-twin forward in step 1, none in step 2 or the spiking validations, then the rate twin's own
+    # validation of the selected model (1,100 tasks in chunks of 512)
+    assert calls["rate"] == n_lif * (1 + 3)
+    assert calls["numpy"] and set(calls["numpy"]) == {(15, Reset.SOFT)}
+    t = load_float_model(out).training
+    assert t["rate_warmup_fraction"] == 0.5 and t["reset"] == "soft" and t["leak_shift"] == 15
+    assert 0.0 < t["torch_val_rate_twin_mean_ser"] < 1.0
 
 
 def test_train_mimo_distillation_and_noisy_selection_two_steps(tmp_path):
