@@ -23,12 +23,25 @@ MODIFIED = dataclasses.replace(ARCHITECTURES["digits"], depth=3, readout_tokens=
 ARCHS = {"digits": ARCHITECTURES["digits"], "modified": MODIFIED, "mimo-icl": ARCHITECTURES["mimo-icl"]}
 
 
-def _net(arch, seed=0, **kw):
+def _net(arch, seed=0, k_o=16, **kw):
     from _torch_hw import HWOptions
     from _torch_net import SpikingTransformer
 
     torch.manual_seed(seed)
-    return SpikingTransformer(arch, 16, 16, HWOptions(), qkv_beta_init=1.5, **kw)
+    return SpikingTransformer(arch, 16, k_o, HWOptions(), qkv_beta_init=1.5, **kw)
+
+
+def _codes_warm_bn(net, arch):
+    """Five random token-code inputs (uint8 codes and ``code / 256``, float64); three training-mode forwards on
+    them move the network's BN running statistics away from (0, 1)."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
+    p = torch.from_numpy(codes.astype(np.float64) / 256.0)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(p)
+    return codes, p
 
 
 def test_modified_architecture_one_training_step():
@@ -71,13 +84,7 @@ def test_torch_network_equals_float_model(name, monkeypatch):
     torch.set_num_threads(1)
     arch = ARCHS[name]
     net = _net(arch, seed=2, timesteps=3).double()
-    rng = np.random.default_rng(3)
-    codes = rng.integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
-    p = torch.from_numpy(codes.astype(np.float64) / 256.0)
-    net.train()
-    with torch.no_grad():  # move the BN running statistics away from (0, 1)
-        for _ in range(3):
-            net(p)
+    codes, p = _codes_warm_bn(net, arch)
     monkeypatch.setattr(torch, "rand_like", lambda t: torch.full_like(t, 0.5))
     net.eval()
     with torch.no_grad():
@@ -118,21 +125,13 @@ def test_lif_rate_twin_is_the_mean_count_on_constant_input(leak_shift, hard):
 def test_rate_twin_at_one_step_equals_the_float_model_in_expectation(name, monkeypatch):
     """With T = 1 the rate twin (``state.rate``) is the float model with the encoder, S and O in expectation
     (K_O = 64, so that O does not saturate and a sampled S or O would show)."""
-    from _torch_hw import HWOptions
-    from _torch_net import SpikingTransformer, snn_to_float_model
+    from _torch_net import snn_to_float_model
     from bittrue.floatmodel import SOURCES
 
     torch.set_num_threads(1)
     arch = dataclasses.replace(ARCHS[name], timesteps=1)
-    torch.manual_seed(2)
-    net = SpikingTransformer(arch, 16, 64, HWOptions(), qkv_beta_init=1.5).double()
-    rng = np.random.default_rng(3)
-    codes = rng.integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
-    p = torch.from_numpy(codes.astype(np.float64) / 256.0)
-    net.train()
-    with torch.no_grad():  # move the BN running statistics away from (0, 1)
-        for _ in range(3):
-            net(p)
+    net = _net(arch, seed=2, k_o=64).double()
+    codes, p = _codes_warm_bn(net, arch)
     net.eval()
     net.state.rate = True
     with torch.no_grad():
