@@ -80,7 +80,8 @@ def _parse(argv):
                     help="fraction of the steps with S and O in expectation form, then sampled")
     ap.add_argument("--rate-warmup", type=float, default=0.0,
                     help="fraction of the steps that train the rate twin (one pass: encoder and SSA in expectation, "
-                         "each LIF its mean count over T steps of constant input; about T times faster), then spikes")
+                         "each LIF its mean count over T steps of constant input; about 3 times faster per step at "
+                         "T = 8), then spikes")
     ap.add_argument("--qkv-beta-init", type=float, default=1.5, help="initial BN beta of the qkv layers")
     ap.add_argument("--threshold", type=float, default=1.0, help="initial LIF threshold (residual units)")
     ap.add_argument("--fixed-threshold", action="store_true", help="do not learn the LIF thresholds")
@@ -344,9 +345,9 @@ def main(argv=None) -> int:  # noqa: C901
             if state.ssa_sample and not rate and sel < best[0]:
                 best = (sel, copy.deepcopy(net.state_dict()), step)
             noisy = "" if args.select_noise <= 0 else f", noisy {sel:.4f}"
+            phase = ("rate twin, " if rate else "") + ("ssa sampled" if state.ssa_sample else "ssa expect")
             log(args, f"step {step} ({100 * progress:.0f} %): loss {run_loss / run_n:.4f} val SER {m:.4f}{noisy} "
-                      f"({'rate twin, ' if rate else ''}ssa {'sampled' if state.ssa_sample else 'expect'}, noise {state.noise:.2f}, lr {lr:.2e})"
-                      f"  [{time.perf_counter() - t_start:.0f} s]")
+                      f"({phase}, noise {state.noise:.2f}, lr {lr:.2e})  [{time.perf_counter() - t_start:.0f} s]")
             run_loss, run_n = 0.0, 0
     state.ssa_sample, state.rate = True, False
     m, _ = val_ser(args.select_noise)
@@ -382,7 +383,8 @@ def main(argv=None) -> int:  # noqa: C901
         "selection_val_mean_ser": round(best[0], 6),
         "data": f"fresh tasks per step: generate_tasks(MimoConfig(), {args.batch}, {seed0} + step), "
                 f"SNR uniform 0..20 dB; validation eval_tasks(cfg, {VAL_TASKS}, seed={VAL_SEED}, 0..20 dB)",
-        "ssa_warmup_fraction": args.ssa_warmup, "rate_warmup_fraction": args.rate_warmup, "qkv_beta_init": args.qkv_beta_init,
+        "ssa_warmup_fraction": args.ssa_warmup, "rate_warmup_fraction": args.rate_warmup,
+        "qkv_beta_init": args.qkv_beta_init,
         "threshold_learned": not args.fixed_threshold, "surrogate": "atan alpha=2, reset detached",
         "leak_shift": hw.lif.leak_shift, "reset": hw.lif.reset.name.lower(), "k_s": k_s, "k_o": k_o,
         "hw_aware": {**opts.as_dict(), "noise_start_fraction": args.noise_start,
