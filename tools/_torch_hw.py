@@ -47,24 +47,25 @@ class LIF(torch.nn.Module):
     def theta(self):
         return self.log_theta.exp()
 
+    def _step(self, v, y, th):
+        """One step from membrane ``v`` (None: at rest) with input ``y``: (spikes, membrane after the reset)."""
+        v = y if v is None else v * self.decay + y
+        s = SpikeFn.apply(v - th)
+        return s, (v * (1 - s.detach()) if self.hard_reset else v - s.detach() * th)
+
     def rate(self, y, timesteps: int):
         """Mean spike count of this neuron over ``timesteps`` steps of the constant input ``y``, from a rest
-        membrane (the rate twin of ``HWState.rate``): the same dynamics, surrogate and detached reset as
-        :meth:`forward`, without the matmuls of the other steps; the membrane state is left untouched."""
+        membrane (the rate twin of ``HWState.rate``): the steps of :meth:`forward`, without the matmuls of the
+        other steps; the membrane state is left untouched."""
         th = self.theta()
         v, acc = None, 0
         for _t in range(int(timesteps)):
-            v = y if v is None else v * self.decay + y
-            s = SpikeFn.apply(v - th)
-            v = v * (1 - s.detach()) if self.hard_reset else v - s.detach() * th
+            s, v = self._step(v, y, th)
             acc = acc + s
         return acc / int(timesteps)
 
     def forward(self, y):
-        th = self.theta()
-        v = y if self.v is None else self.v * self.decay + y
-        s = SpikeFn.apply(v - th)
-        self.v = v * (1 - s.detach()) if self.hard_reset else v - s.detach() * th
+        s, self.v = self._step(self.v, y, self.theta())
         return s
 
 
