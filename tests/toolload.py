@@ -23,3 +23,25 @@ def load_tool(filename: str, module_name: str | None = None):
         yield mod
     finally:
         sys.modules.pop(name, None)
+
+
+def needs_tool(filename: str):
+    """``pytestmark`` of a test module of ``tools/<filename>``: skip where the source tree is not there (a test run
+    against the installed wheel)."""
+    import pytest
+
+    return pytest.mark.skipif(not (TOOLS / filename).exists(),
+                              reason="source tree not available (installed-wheel run)")
+
+
+def tool_fixture(filename: str):
+    """A module-scoped pytest fixture that yields ``tools/<filename>`` loaded by :func:`load_tool`; assign it to the
+    fixture's name in the test module (``tool = tool_fixture("x.py")``)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def _tool():
+        with load_tool(filename) as mod:
+            yield mod
+
+    return _tool

@@ -166,7 +166,16 @@ class HWState:
     expectation, each LIF its mean spike count over T steps of constant input; a curriculum stage with one
     pass of matmuls instead of T: about 3 times faster per step for mimo-icl at T = 8), the largest |residual| seen in evaluation mode, and ``eval_noise``: apply the
     hardware model in evaluation mode too (running BatchNorm statistics, noise scale ``noise``), for a validation
-    on noisy chips."""
+    on noisy chips.
+
+    Two switches of the spiking forward (not ``rate``) for the hybrids of ``tools/mimo_conversion.py``, which
+    measure where a spiking network departs from its rate twin: ``encoder_sample`` (False: the encoder passes its
+    probabilities at each step instead of Bernoulli spikes) and ``twin_lifs`` (names of LIF populations that
+    output, at each of the T steps, their rate twin value for that step's input instead of spikes).  With every
+    population in ``twin_lifs`` and the encoder and SSA in expectation, the T-step forward equals the rate twin.
+    ``pcm_layers``: None (every crossbar) or the names of the crossbars (``HWLinear.name``) whose PCM weight
+    noise is applied; the others keep their exact weights (the noise is still drawn, so that every choice of
+    layers reads the same chip; the ADC model stays on every crossbar)."""
 
     def __init__(self):
         self.noise = 0.0
@@ -175,6 +184,9 @@ class HWState:
         self.ssa_sample = True
         self.max_abs_r = 0.0
         self.rate = False
+        self.encoder_sample = True
+        self.twin_lifs: frozenset[str] = frozenset()
+        self.pcm_layers: frozenset[str] | None = None
 
 
 def round_ste(x):
@@ -191,8 +203,9 @@ class HWLinear(torch.nn.Module):
     rounding and clamping are straight-through.  Evaluation: plain ``BN(x @ W)``, unless ``state.eval_noise``.
     """
 
-    def __init__(self, fin: int, fout: int, state: HWState, opts: HWOptions):
+    def __init__(self, fin: int, fout: int, state: HWState, opts: HWOptions, name: str = ""):
         super().__init__()
+        self.name = name  #: the crossbar's netlist name (``HWState.pcm_layers``)
         self.weight = torch.nn.Parameter(torch.empty(fin, fout))
         torch.nn.init.kaiming_uniform_(self.weight.T, a=math.sqrt(5))
         self.bn = torch.nn.BatchNorm1d(fout)
@@ -207,7 +220,8 @@ class HWLinear(torch.nn.Module):
             if self._noise_id != st.forward_id:
                 self._noise = pcm_weight_noise(w, st.noise * o.pcm_noise, o.pcm_time_s, o.hw)
                 self._noise_id = st.forward_id
-            w = w + self._noise
+            if st.pcm_layers is None or self.name in st.pcm_layers:  # drawn either way: the same chip
+                w = w + self._noise
         y = x @ w
         if hw and o.adc_bits > 0:
             cols = o.hw.tile.cols

@@ -74,7 +74,7 @@ class SpikingTransformer(nn.Module):
         self.timesteps = int(timesteps or arch.timesteps)
         self.state = HWState()
         self.ops = nl.netlist(arch)
-        self.lin = nn.ModuleDict({_key(n): HWLinear(op.n_in, op.n_out, self.state, opts)
+        self.lin = nn.ModuleDict({_key(n): HWLinear(op.n_in, op.n_out, self.state, opts, n)
                                   for n, op in nl.crossbars(arch).items()})
         self.lif = nn.ModuleDict({_key(n): LIF(threshold, learn_threshold, leak_shift, hard_reset)
                                   for n in nl.lifs(arch)})
@@ -100,7 +100,7 @@ class SpikingTransformer(nn.Module):
             for op in self.ops:
                 x = val[op.src[0]]
                 if op.kind == nl.ENCODER:
-                    y = x if rate else (torch.rand_like(x) < x).to(x.dtype)
+                    y = x if rate or not st.encoder_sample else (torch.rand_like(x) < x).to(x.dtype)
                 elif op.kind == nl.XBAR:
                     y = self.lin[_key(op.name)](x)
                 elif op.kind == nl.EMBED:
@@ -111,7 +111,7 @@ class SpikingTransformer(nn.Module):
                 elif op.kind == nl.LIF:
                     a = x[:, ro] if op.readout else x[..., op.col0:op.col0 + op.n_out]
                     lif = self.lif[_key(op.name)]
-                    y = lif.rate(a, self.timesteps) if rate else lif(a)
+                    y = lif.rate(a, self.timesteps) if rate or op.name in st.twin_lifs else lif(a)
                 elif op.kind == nl.SSA:
                     y = ssa_heads(x, val[op.src[1]], val[op.src[2]], arch.heads, self.mask, self.k_s, self.k_o,
                                   st.ssa_sample and not rate)

@@ -26,7 +26,12 @@ SSA, no CLS token, logits read from the last Q tokens, all taken from the ``Arch
 * ``--timesteps`` trains for another T than the row's 8 (the model file records its T, and ``infer`` runs it);
 * ``--kd ANN.npz`` distils from the same-size ANN detector (``tools/train_mimo_ann.py``): a weight ``--kd-weight``
   of the loss goes to ``T^2 KL(teacher || student)`` at temperature ``--kd-temp`` (the recipe of
-  ``tools/train.py --kd``), the teacher reading the same token codes.
+  ``tools/train.py --kd``), the teacher reading the same token codes;
+* ``--embed-clip K`` keeps the embedding's one-hot and query-flag weights of every column within K times the
+  column's largest |weight| on the y features (clipped after every optimiser step; K falls linearly from
+  ``EMBED_CLIP_START`` over ``--embed-clip-warmup`` of the run): per-column mapping (spec 4.3) gives a column's
+  largest weight g_max, so the y weights then sit higher in conductance against the same PCM noise
+  (docs/mimo.md 11.6).
 
 Data: fresh tasks every step from :func:`bittrue.datasets.mimo.generate_tasks` (SNR uniform 0..20 dB), step
 ``s`` drawn with seed ``TRAIN_SEED_BASE + seed * 10^7 + s``; model selection on a validation set (seed
@@ -61,6 +66,8 @@ VAL_SEED = 77
 VAL_TASKS = 1100
 #: Torch seed of the first PCM draw of the noisy model selection (``--select-noise``).
 SELECT_SEED = 424242
+#: ``--embed-clip``: the factor starts here (above a trained model's ratio, a median 4.8) and falls to its value.
+EMBED_CLIP_START = 6.0
 
 
 def _parse(argv):
@@ -113,6 +120,14 @@ def _parse(argv):
                          "PCM and ADC noise, whatever --pcm-noise; 0: noise-free)")
     ap.add_argument("--select-chips", type=int, default=2,
                     help="PCM draws (fixed seeds) the noisy selection averages over")
+    ap.add_argument("--embed-clip", type=float, default=0.0,
+                    help="after every optimiser step, clip the embedding's one-hot and query-flag weights of each "
+                         "column to this many times the column's largest |weight| on the y features (0: off; "
+                         "docs/mimo.md 11.6: the y weights then sit higher in conductance, against the same PCM "
+                         "noise)")
+    ap.add_argument("--embed-clip-warmup", type=float, default=0.3,
+                    help="fraction of the run over which the --embed-clip factor falls linearly from "
+                         f"{EMBED_CLIP_START:g} to its value")
     ap.add_argument("--eval-every", type=int, default=500, help="validate every N steps (best model is kept)")
     ap.add_argument("--init", type=Path, default=None, help="start from this float model (.h5)")
     ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
@@ -131,6 +146,10 @@ def _parse(argv):
         ap.error(f"--select-noise {args.select_noise}: must be >= 0")
     if args.select_chips < 1:
         ap.error(f"--select-chips {args.select_chips}: must be >= 1")
+    if args.embed_clip != 0 and not args.embed_clip >= 1:
+        ap.error(f"--embed-clip {args.embed_clip}: must be 0 (off) or >= 1")
+    if not 0.0 <= args.embed_clip_warmup <= 1.0:
+        ap.error(f"--embed-clip-warmup {args.embed_clip_warmup}: must be in [0, 1]")
     return args
 
 
@@ -159,6 +178,25 @@ def ser_table(pred_joint, tasks, cfg) -> dict[float, float]:
     per_task = err.reshape(len(err), -1).mean(1)
     snr = tasks["snr_db"]
     return {float(s): float(per_task[snr == s].mean()) for s in np.unique(snr)}
+
+
+def embed_clip_factor(progress: float, clip: float, warmup: float) -> float:
+    """``--embed-clip`` factor at ``progress`` (0..1): linear from :data:`EMBED_CLIP_START` to ``clip`` over the
+    first ``warmup`` of the run, then ``clip``."""
+    if warmup <= 0 or progress >= warmup:
+        return clip
+    return clip + (EMBED_CLIP_START - clip) * (1.0 - progress / warmup)
+
+
+def clip_embed(weight, y_rows: slice, factor: float) -> None:
+    """In place: clip the rows of the embedding ``weight`` (features, D) after ``y_rows`` (the one-hot symbol and
+    query-flag features) to +-``factor`` times each column's largest |weight| on ``y_rows``."""
+    import torch
+
+    with torch.no_grad():
+        bound = factor * weight[y_rows].abs().amax(0, keepdim=True)
+        rest = weight[y_rows.stop:]
+        rest.copy_(torch.maximum(torch.minimum(rest, bound), -bound))
 
 
 def teacher_probs(teacher, x, temp: float):
@@ -293,6 +331,7 @@ def main(argv=None) -> int:  # noqa: C901
         for prm in teacher.parameters():
             prm.requires_grad_(False)
 
+    y_rows = cfg.token_layout()["y"]  # --embed-clip: the one-hot and query-flag rows follow the y rows
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     lossf = torch.nn.CrossEntropyLoss()
     t_start = time.perf_counter()
@@ -333,6 +372,9 @@ def main(argv=None) -> int:  # noqa: C901
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if args.embed_clip > 0:
+            clip_embed(net.lin["embed"].weight, y_rows,
+                       embed_clip_factor(progress, args.embed_clip, args.embed_clip_warmup))
         run_loss += float(loss.detach())
         run_n += 1
         step += 1
@@ -384,6 +426,9 @@ def main(argv=None) -> int:  # noqa: C901
         "data": f"fresh tasks per step: generate_tasks(MimoConfig(), {args.batch}, {seed0} + step), "
                 f"SNR uniform 0..20 dB; validation eval_tasks(cfg, {VAL_TASKS}, seed={VAL_SEED}, 0..20 dB)",
         "ssa_warmup_fraction": args.ssa_warmup, "rate_warmup_fraction": args.rate_warmup,
+        "embed_clip": None if args.embed_clip <= 0 else {
+            "factor": args.embed_clip, "start": EMBED_CLIP_START, "warmup_fraction": args.embed_clip_warmup,
+            "rule": "one-hot and query-flag rows of embed clipped to +-factor x the column's max |w| on the y rows"},
         "qkv_beta_init": args.qkv_beta_init,
         "threshold_learned": not args.fixed_threshold, "surrogate": "atan alpha=2, reset detached",
         "leak_shift": hw.lif.leak_shift, "reset": hw.lif.reset.name.lower(), "k_s": k_s, "k_o": k_o,

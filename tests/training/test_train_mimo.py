@@ -33,7 +33,8 @@ def test_train_mimo_soft_labels_two_steps(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--soft-weight", "1.5"], ["--timesteps", "0"], ["--kd-weight", "-0.1"],
                                   ["--kd-temp", "0"], ["--select-noise", "-1"], ["--select-chips", "0"],
-                                  ["--rate-warmup", "1.5"]])
+                                  ["--rate-warmup", "1.5"], ["--embed-clip", "0.5"],
+                                  ["--embed-clip-warmup", "2"]])
 def test_train_mimo_bad_option_exit_2(argv, capsys, tmp_path):
     import train_mimo
 
@@ -41,6 +42,52 @@ def test_train_mimo_bad_option_exit_2(argv, capsys, tmp_path):
         train_mimo.main(argv + ["--steps", "1", "--batch", "4", "--threads", "1", "--quiet",
                                 "--out", str(tmp_path / "m.h5")])
     assert exc.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+def test_embed_clip_rule_and_schedule():
+    """``clip_embed`` bounds the one-hot and query-flag rows by factor x the column's largest |y weight| and leaves
+    the y rows and the weights within the bound alone; the factor falls linearly from EMBED_CLIP_START."""
+    from train_mimo import EMBED_CLIP_START, clip_embed, embed_clip_factor
+
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(73, 64, generator=g, dtype=torch.float64)
+    w[64:] *= 10
+    before = w.clone()
+    clip_embed(w, slice(0, 64), 1.5)
+    bound = 1.5 * before[:64].abs().amax(0)
+    assert torch.equal(w[:64], before[:64])
+    assert torch.all(w[64:].abs() <= bound + 1e-12)
+    inside = before[64:].abs() <= bound
+    assert inside.any() and (~inside).any()
+    assert torch.equal(w[64:][inside], before[64:][inside])
+    assert torch.allclose(w[64:][~inside].abs(), bound.expand(9, 64)[~inside])
+    assert torch.equal(torch.sign(w[64:]), torch.sign(before[64:]))
+    assert embed_clip_factor(0.0, 2.0, 0.3) == EMBED_CLIP_START
+    assert embed_clip_factor(0.15, 2.0, 0.3) == pytest.approx((EMBED_CLIP_START + 2.0) / 2)
+    assert embed_clip_factor(0.3, 2.0, 0.3) == 2.0 == embed_clip_factor(0.9, 2.0, 0.3)
+    assert embed_clip_factor(0.0, 2.0, 0.0) == 2.0
+
+
+def test_train_mimo_embed_clip_two_steps(tmp_path):
+    """``--embed-clip 1.5`` (no warm-up): the stored model's one-hot and query-flag weights are within 1.5 times
+    each column's largest |y weight| (the shipped model is a median 3.7 times), and the metadata records it."""
+    import train_mimo
+
+    from bittrue.datasets.mimo import MimoConfig
+    from bittrue.model import load_float_model
+
+    out = tmp_path / "m.h5"
+    init = ROOT / "bittrue/models/mimo-icl.h5"
+    rc = train_mimo.main(["--steps", "2", "--eval-every", "1", "--batch", "8", "--ssa-warmup", "0",
+                          "--noise-start", "0", "--init", str(init), "--embed-clip", "1.5",
+                          "--embed-clip-warmup", "0", "--threads", "1", "--quiet", "--out", str(out)])
+    assert rc == 0
+    y = MimoConfig().token_layout()["y"]
+    for path, ok in ((init, False), (out, True)):
+        w = load_float_model(path).linear["embed"].weight.astype("float64")
+        within = (abs(w[y.stop:]).max(0) <= 1.5 * abs(w[y]).max(0) * (1 + 1e-6)).all()
+        assert within == ok
+    assert load_float_model(out).training["embed_clip"]["factor"] == 1.5
 
 
 def test_train_mimo_rate_twin_warmup_and_the_hardware_lif(tmp_path, monkeypatch):

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 from bittrue.datasets import mimo
-from toolload import load_tool  # tests/ is on sys.path (conftest.py)
+from toolload import TOOLS, load_tool, needs_tool, tool_fixture  # tests/ is on sys.path (conftest.py)
 
-_PATH = Path(__file__).resolve().parents[2] / "tools" / "mimo_context.py"
-pytestmark = pytest.mark.skipif(not _PATH.exists(), reason="source tree not available (installed-wheel run)")
-
-
-@pytest.fixture(scope="module")
-def tool():
-    with load_tool("mimo_context.py") as mod:
-        yield mod
+pytestmark = needs_tool("mimo_context.py")
+tool = tool_fixture("mimo_context.py")
 
 
 def test_prompt_repeats_the_l_pilots_and_keeps_the_queries(tool):
@@ -59,7 +53,7 @@ def test_shipped_ann_detector_without_torch(capsys, monkeypatch):
     against 0.1607); the bound 1.15x fails for a wrong forward or a damaged weight file (an untrained network of
     this shape scores about 4.8x).
     """
-    npz = _PATH.parents[1] / "bittrue" / "models" / "mimo-icl-ann.npz"
+    npz = TOOLS.parent / "bittrue" / "models" / "mimo-icl-ann.npz"
     with load_tool("train_mimo_ann.py") as mod:
         _check_shipped_ann(mod, npz, capsys, monkeypatch)
 
