@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Where does a spiking mimo-icl network depart from its rate twin?  Hybrid forwards on the validation tasks.
 
-    python tools/mimo_conversion.py                          # the shipped model, the table of docs/mimo.md 11.6
+    python tools/mimo_conversion.py                          # the shipped model (docs/mimo.md 11.6)
+    python tools/mimo_conversion.py --pcm-layers             # its PCM noise per crossbar, 5 noisy chips
     python tools/mimo_conversion.py --model M.h5 --hardware if.toml --timesteps 16 --json
 
 The **rate twin** of a network (``tools/train_mimo.py --rate-warmup``, docs/mimo.md 5) runs one pass: the encoder
