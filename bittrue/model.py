@@ -322,6 +322,14 @@ def random_float_model(arch: Architecture, seed: int = 0, threshold: float = 1.0
     return FloatModel(arch=arch, linear=linear, lif_threshold=lif, pos=pos, cls=cls).validate()
 
 
+def training_stages(model: FloatModel, source) -> list[str]:
+    """The chain of commands that produced ``model`` (its ``training["stages"]``; a model of one stage records
+    only ``training["command"]``; ``unknown (source)`` when it records neither), for a tool that derives a new
+    model from it and appends its own command."""
+    tr = model.training or {}
+    return list(tr.get("stages", [tr.get("command", f"unknown ({source})")]))
+
+
 def trained_config_mismatches(model: FloatModel, cfg) -> list[str]:
     """Hardware settings the model was trained for (its ``training`` metadata) that ``cfg`` does not have.
 

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from bittrue.datasets.mimo import MimoConfig
     from bittrue.fileio import OutputError, atomic_output, check_output
-    from bittrue.model import ModelError, load_float_model, save_float_model
+    from bittrue.model import ModelError, load_float_model, save_float_model, training_stages
 
     def fail(msg):
         print(f"mimo_centre.py: error: {msg}", file=sys.stderr)
@@ -97,8 +97,8 @@ def main(argv=None) -> int:
     except ValueError as exc:
         return fail(f"{args.model}: {exc}")
     training = dict(fm.training or {})
-    stages = list(training.get("stages", [training["command"]] if "command" in training else []))
-    training["stages"] = stages + ["python tools/mimo_centre.py " + " ".join(sys.argv[1:] if argv is None else argv)]
+    training["stages"] = training_stages(fm, args.model) + [
+        "python tools/mimo_centre.py " + " ".join(sys.argv[1:] if argv is None else argv)]
     training["centre_embed"] = {"median_column_max_over_y_max_before": round(before, 4),
                                 "median_column_max_over_y_max_after": round(after, 4)}
     out = dataclasses.replace(out, training=training)

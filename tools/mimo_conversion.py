@@ -137,9 +137,11 @@ def hybrid_logits(net, x, settings: dict, seed: int, chunk: int = 512):
         net.train(was_training)
 
 
-def pcm_chip_logits(net, opts, x, layers: frozenset, seed: int, chip_logits):
+def pcm_chip_logits(net, opts, x, layers: frozenset, seed: int):
     """Logits of one noisy chip (``train_mimo.chip_logits``, seed ``seed``) with the PCM noise applied to the
     crossbars ``layers`` only; the network's ``pcm_layers`` switch is restored afterwards."""
+    from train_mimo import chip_logits
+
     saved = net.state.pcm_layers
     net.state.pcm_layers = layers
     try:
@@ -185,7 +187,7 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(ROOT / "tools"))
     from _torch_hw import HWOptions
     from _torch_net import SpikingTransformer, load_snn
-    from train_mimo import SELECT_SEED, VAL_SEED, chip_logits, ser_table
+    from train_mimo import SELECT_SEED, VAL_SEED, ser_table
     from bittrue.config import ConfigError, HardwareConfig
     from bittrue.datasets.mimo import EVAL_SNR_DB, MimoConfig, eval_tasks, prompt_tokens
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
@@ -238,7 +240,7 @@ def main(argv=None) -> int:
     for row, s in zip(rows, settings):
         t0 = time.perf_counter()
         if args.pcm_layers:
-            tabs = [ser_table(pcm_chip_logits(net, opts, x, s, SELECT_SEED + k, chip_logits).argmax(-1).numpy(),
+            tabs = [ser_table(pcm_chip_logits(net, opts, x, s, SELECT_SEED + k).argmax(-1).numpy(),
                               val, cfg) for k in range(args.chips)]
             per_chip = [mean_ser(t) for t in tabs]
             tab = {snr: float(np.mean([t[snr] for t in tabs])) for snr in tabs[0]}

@@ -249,7 +249,7 @@ def _main(args, argv) -> int:  # noqa: C901
     from bittrue.config import ConfigError, HardwareConfig
     from bittrue.datasets import patchify
     from bittrue.floatmodel import float_predict
-    from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model
+    from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model, training_stages
     from bittrue.fileio import atomic_output, check_output
     from bittrue.modes import Reset
 
@@ -423,8 +423,7 @@ def _main(args, argv) -> int:  # noqa: C901
     cmd = "python tools/train.py " + " ".join(sys.argv[1:] if argv is None else argv)
     stages = [cmd]
     if init_fm is not None:  # fine-tuning: keep the chain of commands that produced the starting model
-        init_tr = init_fm.training
-        stages = list(init_tr.get("stages", [init_tr.get("command", f"unknown ({args.init})")])) + stages
+        stages = training_stages(init_fm, args.init) + stages
     training = {
         "stages": stages, "init": None if args.init is None else str(args.init),
         "kd": None if args.kd is None else {"teacher": str(args.kd), "weight": args.kd_weight,

@@ -256,7 +256,7 @@ def main(argv=None) -> int:  # noqa: C901
     from bittrue.fileio import OutputError, atomic_output, check_output
     from bittrue.floatmodel import float_forward
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
-    from bittrue.model import ARCHITECTURES, load_float_model, save_float_model
+    from bittrue.model import ARCHITECTURES, load_float_model, save_float_model, training_stages
 
     try:
         check_output(args.out, args.force)  # before the hour of training, not after it
@@ -288,7 +288,7 @@ def main(argv=None) -> int:  # noqa: C901
     if args.init is not None:  # fine-tuning: keep the chain of commands that produced the starting model
         init_fm = load_float_model(args.init)
         load_snn(net, init_fm)
-        init_stages = list(init_fm.training.get("stages", [init_fm.training.get("command", f"unknown ({args.init})")]))
+        init_stages = training_stages(init_fm, args.init)
         log(args, f"initialised from {args.init}")
 
     val = eval_tasks(cfg, VAL_TASKS, seed=VAL_SEED, snr_grid_db=EVAL_SNR_DB[:11])  # 0, 2, ..., 20 dB

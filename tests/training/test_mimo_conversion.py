@@ -164,7 +164,7 @@ def test_pcm_rows_read_the_same_chip(monkeypatch):
     opts = net.lin["embed"].opts
     names = list(MIMO.linear_shapes())
     want_all = chip_logits(net, opts, p, 1.0, 11)
-    assert torch.equal(pcm_chip_logits(net, opts, p, pcm_row_layers("all", names), 11, chip_logits), want_all)
+    assert torch.equal(pcm_chip_logits(net, opts, p, pcm_row_layers("all", names), 11), want_all)
     assert net.state.pcm_layers is None
     orig = _torch_hw.pcm_weight_noise
     for row, keep in [("adc", ()), ("only:blocks.0.qkv", ("blocks_0_qkv",)),
@@ -178,7 +178,7 @@ def test_pcm_rows_read_the_same_chip(monkeypatch):
         monkeypatch.setattr(_torch_hw, "pcm_weight_noise", zeroed)
         want = chip_logits(net, opts, p, 1.0, 11)
         monkeypatch.setattr(_torch_hw, "pcm_weight_noise", orig)
-        got = pcm_chip_logits(net, opts, p, pcm_row_layers(row, names), 11, chip_logits)
+        got = pcm_chip_logits(net, opts, p, pcm_row_layers(row, names), 11)
         assert torch.equal(got, want), row
         assert not torch.equal(got, want_all), row
 

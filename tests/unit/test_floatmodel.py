@@ -200,3 +200,17 @@ def test_infer_warns_on_trained_config_mismatch(tmp_path, capsys):
     assert err.count("warning: the model was trained with k_o = 16 but the hardware has k_o = 32") == 1
     assert main(["infer", "--limit", "2", "--quiet", "--device", "float"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_training_stages_of_a_model():
+    """``training_stages``: the recorded chain, else the one command, else ``unknown (source)``; a copy."""
+    import dataclasses
+
+    from bittrue.model import default_model_path, load_float_model, training_stages
+
+    fm = load_float_model(default_model_path("mimo-icl"))
+    got = training_stages(fm, "x.h5")
+    assert got == fm.training["stages"] and len(got) >= 2 and got is not fm.training["stages"]
+    one = dataclasses.replace(fm, training={"command": "python tools/train.py --steps 1"})
+    assert training_stages(one, "x.h5") == ["python tools/train.py --steps 1"]
+    assert training_stages(dataclasses.replace(fm, training={}), "x.h5") == ["unknown (x.h5)"]
