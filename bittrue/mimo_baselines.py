@@ -152,7 +152,8 @@ def rate_decoded(tasks: dict[str, np.ndarray], cfg: MimoConfig, timesteps: int =
 
     Each ``y`` feature ``f_j`` of :func:`bittrue.datasets.mimo.prompt_tokens` spikes with probability
     ``f_j / 256`` per step (numpy Bernoulli draws from ``default_rng(seed)``, not the LFSRs); with ``p_j`` the
-    spike rate over the steps, ``c_hat = sum_j 256 p_j / levels`` and ``y_hat = dequantise(c_hat)``.
+    spike rate over the steps, ``c_hat = sum_j 256 p_j / levels`` and ``y_hat = dequantise(c_hat)``.  With
+    ``ramp_copies`` R > 1 the reader averages ``c_hat`` over the R copies.
     """
     if timesteps < 1:
         raise ValueError(f"rate_decoded: timesteps = {timesteps} must be >= 1")
@@ -162,7 +163,8 @@ def rate_decoded(tasks: dict[str, np.ndarray], cfg: MimoConfig, timesteps: int =
     for _ in range(timesteps):
         rate += rng.random(tok.shape) < tok
     n, N = tok.shape[:2]
-    c = (rate * (256.0 / timesteps)).reshape(n, N, cfg.n_r, 2, cfg.levels).sum(-1) / cfg.levels
+    c = (rate * (256.0 / timesteps)).reshape(n, N, cfg.ramp_copies, cfg.n_r, 2, cfg.levels).sum(-1).mean(2)
+    c = c / cfg.levels
     c = c / (1 << (8 - cfg.y_bits))
     v = dequantise(c, cfg.fs, cfg.y_bits)
     return v[..., 0] + 1j * v[..., 1]

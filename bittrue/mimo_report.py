@@ -231,18 +231,21 @@ def prepare_infer(args) -> None:
         check_output(plot, args.force)
 
 
-def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | None, float_pred=None) -> dict:
+def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | None, float_pred=None,
+                  cfg: MimoConfig | None = None) -> dict:
     """The ``mimo`` section of ``infer --dataset mimo``: the run's ICL, float ICL and every baseline on its tasks.
 
     ``pred_joint`` (n, Q): the run's joint predictions; ``float_pred``: a callable giving the float ICL's joint
-    predictions on the same prompts (None when the run is the float model).  Writes ``--plot`` if given.  The
-    ``train`` and ``all`` splits have continuous SNRs: they are reported in bins of the nearest even dB.
+    predictions on the same prompts (None when the run is the float model); ``cfg``: the model's token format
+    (:func:`bittrue.workloads.mimo_config`, reported under ``config``; default the one-copy tokens).  Writes
+    ``--plot`` if given.  The ``train`` and ``all`` splits have continuous SNRs: they are reported in bins of the
+    nearest even dB.
     """
     from .datasets.mimo import split_joint
     from .mimo_baselines import detect
     from .workloads import mimo_tasks
 
-    cfg = MimoConfig()
+    cfg = MimoConfig() if cfg is None else cfg
     tasks = {k: v[sel] for k, v in mimo_tasks(args.split, sel.stop).items()}
     if args.split != "test":  # training-distribution SNRs are continuous: report them in 2 dB bins
         tasks["snr_db"] = 2.0 * np.round(tasks["snr_db"] / 2.0)

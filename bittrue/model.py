@@ -59,6 +59,10 @@ class Architecture:
     patch: int = 0
     #: 0: read out token 0 (the CLS token); Q > 0: read out each of the last Q tokens (decoder queries)
     readout_tokens: int = 0
+    #: MIMO prompt tokens only: copies of the ramp block and of the one-hot block in each token
+    #: (``bittrue.datasets.mimo.MimoConfig``; docs/mimo.md 11.7); 1 for every other model
+    ramp_copies: int = 1
+    onehot_copies: int = 1
 
     @property
     def n_tokens(self) -> int:
@@ -91,6 +95,9 @@ class Architecture:
         d = dataclasses.asdict(self)
         d["mask"] = self.mask.name.lower()
         d["image_shape"] = list(self.image_shape)
+        for f in ("ramp_copies", "onehot_copies"):  # written only where used: older files stay byte-identical
+            if d[f] == 1:
+                del d[f]
         return json.dumps(d, sort_keys=True)
 
     @classmethod
@@ -140,6 +147,13 @@ class Architecture:
                           self.n_patches or p * p * shp[2] != self.token_features):
             raise ModelError(f"architecture.image_shape = {list(shp)!r} with patch {p} does not give "
                              f"{self.n_patches} patches of {self.token_features} features")
+        for f in ("ramp_copies", "onehot_copies"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
+                raise ModelError(f"architecture.{f} = {v!r}: must be an integer in 1..64")
+        if (self.ramp_copies, self.onehot_copies) != (1, 1) and not self.readout_tokens:
+            raise ModelError("architecture: ramp_copies / onehot_copies are for MIMO prompt-token models "
+                             "(readout_tokens > 0)")
         rt = self.readout_tokens
         if not isinstance(rt, int) or isinstance(rt, bool) or not 0 <= rt <= self.n_tokens:
             raise ModelError(f"architecture.readout_tokens = {rt!r}: must be an integer in 0..{self.n_tokens}")

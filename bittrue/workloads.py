@@ -47,6 +47,17 @@ def dataset_error(dataset: str, allowed: tuple[str, ...] = DATASETS) -> str | No
     return f"--dataset {dataset!r}: unknown; choose one of {', '.join(allowed)}"
 
 
+def mimo_config(arch=None):
+    """The :class:`~bittrue.datasets.mimo.MimoConfig` whose prompt tokens ``arch`` reads: the default task family
+    with the model's copies of the ramp and one-hot blocks (``Architecture.ramp_copies`` / ``onehot_copies``).
+    ``None``: the default one-copy tokens."""
+    from .datasets.mimo import MimoConfig
+
+    if arch is None:
+        return MimoConfig()
+    return MimoConfig(ramp_copies=arch.ramp_copies, onehot_copies=arch.onehot_copies)
+
+
 def mimo_tasks(split: str, n: int | None = None) -> dict[str, np.ndarray]:
     """The tasks (``generate_tasks`` dict, task-first arrays) of a mimo split: ``test``, ``train`` or ``all``.
 
@@ -116,9 +127,9 @@ def load_tokens(dataset: str, split: str, arch: Architecture, data_dir=None,
                              f"{tuple(arch.image_shape)}")
         tokens = patchify(images, arch.patch or 2)
     elif dataset == "mimo":
-        from .datasets.mimo import MimoConfig, prompt_tokens, query_labels
+        from .datasets.mimo import prompt_tokens, query_labels
 
-        cfg = MimoConfig()
+        cfg = mimo_config(arch)
         tasks = mimo_tasks(split, stop)
         tokens = prompt_tokens(tasks, cfg)
         labels = query_labels(tasks, cfg)

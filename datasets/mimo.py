@@ -36,6 +36,12 @@ linear embedding recovers ``c``; but only one feature per component is random in
 encoder's Bernoulli noise on ``y`` by about a factor K (``levels = 1`` is the plain rate code ``f_0 = c``).
 Query tokens carry zeros in the symbol features and 255 in the query flag.
 
+Copies (``ramp_copies`` R, ``onehot_copies`` K, default 1): the whole ramp block, then the whole one-hot block, is
+repeated R and K times (copy-major: ``[ramp block] x R | [one-hot block] x K | query``).  Every copy is fired by
+its own encoder draws.  A model's embedding that gives each copy ``1/R`` (``1/K``) of the one-copy weight computes
+the same function in expectation; on the chip the copies average the programming noise of their devices, and
+one-hot weights split ``K`` ways no longer set every column's ``g_max`` (docs/mimo.md 11.7).
+
 Determinism: tasks are drawn in blocks of :data:`BLOCK` tasks, block ``b`` from
 ``numpy.random.default_rng([seed, b])``, so a given ``seed`` yields the same first ``n`` tasks whatever
 ``n_tasks`` is requested (a prefix of a set is a smaller set), and the SNR override leaves ``H``, the symbols and
@@ -51,6 +57,8 @@ import numpy as np
 MODULATIONS = ("qpsk", "16qam", "64qam")
 #: Tasks per random block (see module docstring, "Determinism").
 BLOCK = 256
+#: Largest number of copies of the ramp or the one-hot block in a token (:class:`MimoConfig`).
+MAX_COPIES = 64
 #: Root seed of the evaluation set (:func:`eval_tasks`).  Training must use other seeds.
 TEST_SEED = 20_250_808
 #: SNR grid of the evaluation set, dB: 0, 2, ..., 30 (16 points; docs/mimo.md explains the choice).
@@ -83,6 +91,8 @@ class MimoConfig:
         Ramp features per real component in the tokens, a power of two 1..256 (default 16; 1 = plain rate code).
         With T = 8 encoder steps the plain rate code is useless (LMMSE-LS on the rate-decoded signals: mean SER
         0.55 against 0.157 unquantised); 8 levels give 0.175, 16 give 0.160 (``docs/mimo.md``).
+    ramp_copies, onehot_copies : int
+        Copies of the ramp block and of the one-hot block in each token, 1..64 (default 1; module docstring).
     """
 
     n_r: int = 2
@@ -95,12 +105,14 @@ class MimoConfig:
     full_scale: float = 0.0
     y_bits: int = 8
     levels: int = 16
+    ramp_copies: int = 1
+    onehot_copies: int = 1
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
-        for f in ("n_r", "n_t", "pilots", "queries", "y_bits", "levels"):
+        for f in ("n_r", "n_t", "pilots", "queries", "y_bits", "levels", "ramp_copies", "onehot_copies"):
             v = getattr(self, f)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"MimoConfig.{f} = {v!r}: must be a positive integer")
@@ -110,6 +122,9 @@ class MimoConfig:
             raise ValueError(f"MimoConfig.pilots = {self.pilots}: need at least n_t = {self.n_t} pilots")
         if self.y_bits > 8:
             raise ValueError(f"MimoConfig.y_bits = {self.y_bits}: at most 8 (the spike encoder is 8-bit)")
+        for f in ("ramp_copies", "onehot_copies"):
+            if getattr(self, f) > MAX_COPIES:
+                raise ValueError(f"MimoConfig.{f} = {getattr(self, f)}: at most {MAX_COPIES}")
         if self.levels > 256 or self.levels & (self.levels - 1):
             raise ValueError(f"MimoConfig.levels = {self.levels}: must be a power of two in 1..256")
         if not (np.isfinite(self.snr_db_min) and np.isfinite(self.snr_db_max)) or self.snr_db_min > self.snr_db_max:
@@ -135,7 +150,7 @@ class MimoConfig:
 
     @property
     def token_features(self) -> int:
-        return 2 * self.n_r * self.levels + self.n_t * self.order + 1
+        return 2 * self.n_r * self.levels * self.ramp_copies + self.n_t * self.order * self.onehot_copies + 1
 
     @property
     def n_classes(self) -> int:
@@ -143,9 +158,10 @@ class MimoConfig:
         return self.order ** self.n_t
 
     def token_layout(self) -> dict[str, slice]:
-        """Feature slices of a token: ``y`` (ramps of Re/Im per receive antenna), ``x`` (one-hots), ``query``."""
-        ny = 2 * self.n_r * self.levels
-        nx = self.n_t * self.order
+        """Feature slices of a token: ``y`` (ramps of Re/Im per receive antenna, all ``ramp_copies`` copies),
+        ``x`` (one-hots, all ``onehot_copies`` copies), ``query``."""
+        ny = 2 * self.n_r * self.levels * self.ramp_copies
+        nx = self.n_t * self.order * self.onehot_copies
         return {"y": slice(0, ny), "x": slice(ny, ny + nx), "query": slice(ny + nx, ny + nx + 1)}
 
     def to_dict(self) -> dict:
@@ -352,11 +368,12 @@ def prompt_tokens(tasks: dict[str, np.ndarray], cfg: MimoConfig) -> np.ndarray:
     out = np.zeros((n, N, cfg.token_features), dtype=np.uint8)
     for i in range(0, n, 4096):  # in chunks: ramp's int64 intermediate is 8 x the tokens
         code8 = quantise_received(y[i:i + 4096], cfg).astype(np.int64) << (8 - cfg.y_bits)  # (., N, n_r, 2)
-        out[i:i + 4096, :, lay["y"]] = ramp(code8, cfg.levels).reshape(len(code8), N, -1)
+        block = ramp(code8, cfg.levels).reshape(len(code8), N, -1)
+        out[i:i + 4096, :, lay["y"]] = np.tile(block, (1, 1, cfg.ramp_copies))
     L, M = cfg.pilots, cfg.order
     onehot = np.zeros((n, L, cfg.n_t, M), dtype=np.uint8)
     np.put_along_axis(onehot, idx[:, :L, :, None], 255, axis=-1)
-    out[:, :L, lay["x"]] = onehot.reshape(n, L, -1)
+    out[:, :L, lay["x"]] = np.tile(onehot.reshape(n, L, -1), (1, 1, cfg.onehot_copies))
     out[:, L:, lay["query"]] = 255
     return out
 

@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     from bittrue.mimo_report import mimo_report
     from bittrue.pipeline import build_chip, load_config, load_model
     from bittrue.run import Runner, predict
+    from bittrue.workloads import mimo_config
 
     p = argparse.ArgumentParser(prog="python tools/mimo_context.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks-per-snr", type=int, default=100, help="tasks per SNR point per row (default 100)")
@@ -94,9 +95,10 @@ def main(argv=None) -> int:
         tasks = eval_tasks(cfg_l, n, rx_corr=rho)
         preds = {}
         if L <= cfg16.pilots:
-            tokens = np.ascontiguousarray(prompt_tokens(_icl_prompt(tasks, cfg_l, cfg16), cfg16))
-            if not args.no_snn:
-                bit, flt = icl(tokens)
+            prompt = _icl_prompt(tasks, cfg_l, cfg16)
+            tokens = np.ascontiguousarray(prompt_tokens(prompt, cfg16))
+            if not args.no_snn:  # the model's own token format (its copies of the ramp and one-hot blocks)
+                bit, flt = icl(np.ascontiguousarray(prompt_tokens(prompt, mimo_config(arch))))
                 preds = {f"ICL pcm 1d (seed {args.program_seed})": bit, "ICL float": flt}
             if ann is not None:
                 preds["ANN ICL"] = split_joint(ann_predict(ann, tokens, ann_a), cfg16.order, cfg16.n_t)

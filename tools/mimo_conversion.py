@@ -189,8 +189,9 @@ def main(argv=None) -> int:
     from _torch_net import SpikingTransformer, load_snn
     from train_mimo import SELECT_SEED, VAL_SEED, ser_table
     from bittrue.config import ConfigError, HardwareConfig
-    from bittrue.datasets.mimo import EVAL_SNR_DB, MimoConfig, eval_tasks, prompt_tokens
+    from bittrue.datasets.mimo import EVAL_SNR_DB, eval_tasks, prompt_tokens
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
+    from bittrue.workloads import mimo_config
     from bittrue.model import ModelError, default_model_path, load_float_model, trained_config_mismatches
 
     def fail(msg):
@@ -206,8 +207,8 @@ def main(argv=None) -> int:
         fm = load_float_model(model_path)
     except ModelError as exc:
         return fail(exc)
-    cfg = MimoConfig()
     arch = fm.arch
+    cfg = mimo_config(arch)  # the model's token format (its copies of the ramp and one-hot blocks)
     if arch.readout_tokens != cfg.queries or arch.token_features != cfg.token_features:
         return fail(f"{model_path}: not a mimo-icl model (readout of {arch.readout_tokens} tokens of "
                     f"{arch.token_features} features; the MIMO tasks have {cfg.queries} of {cfg.token_features})")

@@ -108,11 +108,12 @@ def _breakdown_main(args) -> int:
 
 def main(argv=None) -> int:
     from bittrue.config import HardwareConfig
-    from bittrue.datasets.mimo import EVAL_SNR_DB, MimoConfig, eval_tasks, prompt_tokens, split_joint
+    from bittrue.datasets.mimo import EVAL_SNR_DB, eval_tasks, prompt_tokens, split_joint
     from bittrue.floatmodel import SOURCES, float_forward
     from bittrue.mimo_baselines import detect
     from bittrue.mimo_report import mimo_report
     from bittrue.model import default_model_path, load_float_model
+    from bittrue.workloads import mimo_config
 
     p = argparse.ArgumentParser(prog="python tools/mimo_floor.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks-per-snr", type=int, default=250)
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
     hw = HardwareConfig()
     model = load_float_model(args.model or default_model_path("mimo-icl"))
     arch = model.arch
-    cfg = MimoConfig()
+    cfg = mimo_config(arch)  # the model's token format (its copies of the ramp and one-hot blocks)
     tasks = eval_tasks(cfg, args.tasks_per_snr * len(EVAL_SNR_DB))
     x = prompt_tokens(tasks, cfg)
     ref = detect(tasks, cfg, "lmmse-ls")

@@ -26,7 +26,8 @@ SSA, no CLS token, logits read from the last Q tokens, all taken from the ``Arch
 * ``--timesteps`` trains for another T than the row's 8 (the model file records its T, and ``infer`` runs it);
 * ``--kd ANN.npz`` distils from the same-size ANN detector (``tools/train_mimo_ann.py``): a weight ``--kd-weight``
   of the loss goes to ``T^2 KL(teacher || student)`` at temperature ``--kd-temp`` (the recipe of
-  ``tools/train.py --kd``), the teacher reading the same token codes;
+  ``tools/train.py --kd``), the teacher reading the same token codes (one copy of
+  each block where the model has copies, docs/mimo.md 11.7);
 * ``--embed-clip K`` keeps the embedding's one-hot and query-flag weights of every column within K times the
   column's largest |weight| on the y features (clipped after every optimiser step; K falls linearly from
   ``EMBED_CLIP_START`` over ``--embed-clip-warmup`` of the run): per-column mapping (spec 4.3) gives a column's
@@ -251,12 +252,13 @@ def main(argv=None) -> int:  # noqa: C901
     from _torch_hw import HWOptions
     from _torch_net import SpikingTransformer, load_snn, snn_to_float_model
     from bittrue.config import ConfigError, HardwareConfig
-    from bittrue.datasets.mimo import (EVAL_SNR_DB, TEST_SEED, MimoConfig, eval_tasks, generate_tasks,
-                                       prompt_tokens, query_labels)
+    from bittrue.datasets.mimo import (EVAL_SNR_DB, TEST_SEED, eval_tasks, generate_tasks, prompt_tokens,
+                                       query_labels)
     from bittrue.fileio import OutputError, atomic_output, check_output
     from bittrue.floatmodel import float_forward
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
-    from bittrue.model import ARCHITECTURES, load_float_model, save_float_model, training_stages
+    from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model, training_stages
+    from bittrue.workloads import mimo_config
 
     try:
         check_output(args.out, args.force)  # before the hour of training, not after it
@@ -267,9 +269,27 @@ def main(argv=None) -> int:  # noqa: C901
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
     arch = ARCHITECTURES["mimo-icl"]
+    init_fm = None
+    if args.init is not None:
+        try:
+            init_fm = load_float_model(args.init)
+        except ModelError as exc:
+            print(f"train_mimo.py: error: --init {exc}", file=sys.stderr)
+            return 2
+        # a model with copies of the ramp / one-hot blocks (tools/mimo_centre.py) trains in its own token format
+        arch = dataclasses.replace(arch, token_features=init_fm.arch.token_features,
+                                   ramp_copies=init_fm.arch.ramp_copies, onehot_copies=init_fm.arch.onehot_copies)
     if args.timesteps is not None:
         arch = dataclasses.replace(arch, timesteps=args.timesteps)
-    cfg = MimoConfig()
+    cfg = mimo_config(arch)
+    if arch.token_features != cfg.token_features:
+        print(f"train_mimo.py: error: --init {args.init}: {arch.token_features} token features, not a mimo-icl "
+              f"model ({cfg.token_features} with its copies)", file=sys.stderr)
+        return 2
+    lay = cfg.token_layout()  # --kd: the ANN teacher reads one copy of each block (the one-copy tokens)
+    one_copy_cols = torch.from_numpy(np.r_[0:lay["y"].stop // cfg.ramp_copies,
+                                           lay["x"].start:lay["x"].start + (lay["x"].stop - lay["x"].start)
+                                           // cfg.onehot_copies, lay["query"]])
     try:
         hw = HardwareConfig.load(args.hardware) if args.hardware else HardwareConfig()
     except ConfigError as exc:
@@ -285,8 +305,7 @@ def main(argv=None) -> int:  # noqa: C901
                              hard_reset=hw.lif.reset.name == "HARD", qkv_beta_init=args.qkv_beta_init).to(dev)
     state = net.state
     init_stages = []
-    if args.init is not None:  # fine-tuning: keep the chain of commands that produced the starting model
-        init_fm = load_float_model(args.init)
+    if init_fm is not None:  # fine-tuning: keep the chain of commands that produced the starting model
         load_snn(net, init_fm)
         init_stages = training_stages(init_fm, args.init)
         log(args, f"initialised from {args.init}")
@@ -365,7 +384,7 @@ def main(argv=None) -> int:  # noqa: C901
             soft = -(pt * torch.log_softmax(z, -1)).sum(-1).mean()
             loss = (1.0 - args.soft_weight) * loss + args.soft_weight * soft
         if teacher is not None:
-            soft = teacher_probs(teacher, x, args.kd_temp).reshape(-1, arch.n_classes)
+            soft = teacher_probs(teacher, x[..., one_copy_cols.to(dev)], args.kd_temp).reshape(-1, arch.n_classes)
             kd = torch.nn.functional.kl_div(torch.log_softmax(z / args.kd_temp, -1), soft,
                                             reduction="batchmean") * args.kd_temp ** 2
             loss = (1.0 - args.kd_weight) * loss + args.kd_weight * kd

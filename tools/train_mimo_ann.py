@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import sys
@@ -113,8 +114,11 @@ def train(args) -> int:  # noqa: C901
     check_output(args.out, args.force)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    arch = load_float_model(default_model_path("mimo-icl")).arch  # exactly the shipped SNN's architecture
     cfg = MimoConfig()
+    # exactly the shipped SNN's architecture, on the one-copy tokens: the copies of its ramp and one-hot blocks
+    # (docs/mimo.md 11.7) average the chip's device noise and add nothing for a float network
+    arch = dataclasses.replace(load_float_model(default_model_path("mimo-icl")).arch, ramp_copies=1,
+                               onehot_copies=1, token_features=cfg.token_features)
     net = AnnTransformer(arch, dropout=args.dropout, attention=args.attention, norm=args.norm)
     if args.init is not None:
         try:

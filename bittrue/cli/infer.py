@@ -158,10 +158,12 @@ def cmd_infer(args) -> int:
     mimo = None
     if args.dataset == "mimo":
         from ..mimo_report import infer_section
+        from ..workloads import mimo_config
 
         mimo = infer_section(args, pred, sel, f"pcm {_fmt_time(drift)}" if args.device == "pcm" else None,
                              None if args.device == "float" else
-                             lambda: predict(float_logits(model, cfg, x, T, args.batch_size, args.quiet)))
+                             lambda: predict(float_logits(model, cfg, x, T, args.batch_size, args.quiet)),
+                             cfg=mimo_config(arch))
     res = {
         "bittrue_version": __version__, "dataset": args.dataset, "split": args.split, "start": sel.start,
         "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,

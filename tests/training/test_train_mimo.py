@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -70,14 +71,17 @@ def test_embed_clip_rule_and_schedule():
 
 def test_train_mimo_embed_clip_two_steps(tmp_path):
     """``--embed-clip 1.5`` (no warm-up): the stored model's one-hot and query-flag weights are within 1.5 times
-    each column's largest |y weight| (the shipped model is a median 3.7 times), and the metadata records it."""
+    each column's largest |y weight| (the shipped model's one-copy form is a median 3.7 times), and the metadata
+    records it."""
+    import mimo_centre
     import train_mimo
 
     from bittrue.datasets.mimo import MimoConfig
-    from bittrue.model import load_float_model
+    from bittrue.model import load_float_model, save_float_model
 
     out = tmp_path / "m.h5"
-    init = ROOT / "bittrue/models/mimo-icl.h5"
+    init = tmp_path / "one.h5"
+    save_float_model(mimo_centre.one_copy(load_float_model(ROOT / "bittrue/models/mimo-icl.h5")), init)
     rc = train_mimo.main(["--steps", "2", "--eval-every", "1", "--batch", "8", "--ssa-warmup", "0",
                           "--noise-start", "0", "--init", str(init), "--embed-clip", "1.5",
                           "--embed-clip-warmup", "0", "--threads", "1", "--quiet", "--out", str(out)])
@@ -131,11 +135,22 @@ def test_train_mimo_rate_twin_warmup_and_the_hardware_lif(tmp_path, monkeypatch)
     assert 0.0 < t["torch_val_rate_twin_mean_ser"] < 1.0
 
 
-def test_train_mimo_distillation_and_noisy_selection_two_steps(tmp_path):
+def test_train_mimo_distillation_and_noisy_selection_two_steps(tmp_path, monkeypatch):
+    """From the shipped model (2 ramp and 8 one-hot copies, 193 features) the ANN teacher reads one copy of each
+    block, the one-copy tokens (73 features) it was trained on: the same codes as the one-copy format."""
     import train_mimo
 
+    from bittrue.datasets.mimo import MimoConfig, generate_tasks, prompt_tokens
     from bittrue.model import load_float_model
 
+    seen = []
+    probs = train_mimo.teacher_probs
+
+    def spy(teacher, x, temp):
+        seen.append(x.detach().clone())
+        return probs(teacher, x, temp)
+
+    monkeypatch.setattr(train_mimo, "teacher_probs", spy)
     out = tmp_path / "m.h5"
     rc = train_mimo.main(["--steps", "2", "--eval-every", "1", "--batch", "8", "--ssa-warmup", "0",
                           "--noise-start", "0", "--init", str(ROOT / "bittrue/models/mimo-icl.h5"),
@@ -143,6 +158,9 @@ def test_train_mimo_distillation_and_noisy_selection_two_steps(tmp_path):
                           "--select-noise", "1", "--select-chips", "1", "--timesteps", "2", "--threads", "1",
                           "--quiet", "--out", str(out)])
     assert rc == 0
+    assert len(seen) == 2 and seen[0].shape == (8, 20, 73)
+    first = generate_tasks(MimoConfig(), 8, train_mimo.TRAIN_SEED_BASE + 0 * 10_000_000)  # --seed 0, step 0
+    np.testing.assert_array_equal(seen[0].numpy() * 256.0, prompt_tokens(first, MimoConfig()).astype(np.float32))
     t = load_float_model(out).training
     assert t["distillation"]["weight"] == 0.7 and t["distillation"]["teacher"].endswith("mimo-icl-ann.npz")
     assert t["selection"].startswith("validation on 1 chips with hardware noise scale 1.0")
@@ -205,10 +223,12 @@ def test_chip_logits_one_draw_at_the_configured_noise_reproducible_and_isolated(
     import numpy as np
     import train_mimo
 
-    from bittrue.datasets.mimo import MimoConfig, generate_tasks, prompt_tokens
+    from bittrue.datasets.mimo import generate_tasks, prompt_tokens
+    from bittrue.workloads import mimo_config
 
     net, opts = _mimo_net(pcm_noise=0.3)
-    x = torch.from_numpy(prompt_tokens(generate_tasks(MimoConfig(), 24, 9), MimoConfig()).astype(np.float32) / 256)
+    cfg = mimo_config(net.arch)  # the shipped model's tokens (its copies)
+    x = torch.from_numpy(prompt_tokens(generate_tasks(cfg, 24, 9), cfg).astype(np.float32) / 256)
     scales = []
     real = _torch_hw.pcm_weight_noise
 

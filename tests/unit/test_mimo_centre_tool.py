@@ -5,7 +5,11 @@
   pilot and query tokens; the one-hot rows of each antenna are centred, the query-flag row is 0, the other
   layers are untouched, the column maxima shrink, and the result is the shipped model again;
 * the noise-free float network (every source in expectation) makes the same decisions;
-* the command refuses an existing output without ``--force``, a non-mimo model, and keeps the provenance.
+* the command refuses an existing output without ``--force``, a non-mimo model, and keeps the provenance;
+* ``--ramp-copies R --onehot-copies K`` give the same residual stream on the tokens with copies; the shipped
+  model is its one-copy form with 2 ramp and 8 one-hot copies, and no one-hot weight sets a column's maximum.
+
+The shipped model has copies; the tests of the centring start from its one-copy form (:func:`_one_copy`).
 """
 from __future__ import annotations
 
@@ -15,10 +19,16 @@ import pytest
 
 from bittrue.datasets import mimo
 from bittrue.model import default_model_path, load_float_model, save_float_model
-from toolload import needs_tool, tool_fixture  # tests/ is on sys.path (conftest.py)
+from toolload import load_tool, needs_tool, tool_fixture  # tests/ is on sys.path (conftest.py)
 
 pytestmark = needs_tool("mimo_centre.py")
 tool = tool_fixture("mimo_centre.py")
+
+
+def _shipped_one_copy():
+    """The shipped model's one-copy form (its copies summed back: ``one_copy``, the inverse of ``copy_embed``)."""
+    with load_tool("mimo_centre.py") as t:
+        return t.one_copy(load_float_model(default_model_path("mimo-icl")))
 
 
 def _uncentred(fm, cfg, seed=0):
@@ -50,7 +60,7 @@ def _residual(fm, codes):
 
 def test_centred_embedding_keeps_the_residual_stream(tool):
     cfg = mimo.MimoConfig()
-    shipped = load_float_model(default_model_path("mimo-icl"))
+    shipped = _shipped_one_copy()
     fm = _uncentred(shipped, cfg)
     out, (before, after) = tool.centre_embed(fm, cfg)
     codes = mimo.prompt_tokens(mimo.eval_tasks(cfg, 40, seed=5), cfg)
@@ -81,7 +91,7 @@ def test_centred_model_makes_the_same_noise_free_decisions(tool):
 
     cfg = mimo.MimoConfig()
     hw = HardwareConfig()
-    fm = _uncentred(load_float_model(default_model_path("mimo-icl")), cfg, seed=1)
+    fm = _uncentred(_shipped_one_copy(), cfg, seed=1)
     out, _ = tool.centre_embed(fm, cfg)
     codes = mimo.prompt_tokens(mimo.eval_tasks(cfg, 30, seed=6), cfg)
     kw = dict(timesteps=fm.arch.timesteps, k_s=hw.resolved_k_s(fm.arch.d_k), k_o=hw.resolved_k_o(fm.arch.n_tokens),
@@ -93,7 +103,7 @@ def test_centred_model_makes_the_same_noise_free_decisions(tool):
 
 def test_command_output_rules_and_provenance(tool, tmp_path, capsys):
     src = tmp_path / "uncentred.h5"
-    save_float_model(_uncentred(load_float_model(default_model_path("mimo-icl")), mimo.MimoConfig()), src)
+    save_float_model(_uncentred(_shipped_one_copy(), mimo.MimoConfig()), src)
     dst = tmp_path / "c.h5"
     assert tool.main([str(src), str(dst)]) == 0
     fm, out = load_float_model(src), load_float_model(dst)
@@ -113,6 +123,55 @@ def test_command_output_rules_and_provenance(tool, tmp_path, capsys):
 
 def test_wrong_token_format_is_refused(tool):
     cfg = mimo.MimoConfig()
-    fm = load_float_model(default_model_path("mimo-icl"))
+    fm = _shipped_one_copy()
     with pytest.raises(ValueError, match="token format"):
         tool.centre_embed(fm, dataclasses.replace(cfg, levels=8))
+
+
+def test_copies_keep_the_residual_stream_and_give_the_shipped_model(tool):
+    cfg = mimo.MimoConfig()
+    shipped = load_float_model(default_model_path("mimo-icl"))
+    r, k = shipped.arch.ramp_copies, shipped.arch.onehot_copies
+    assert (r, k) == (4, 8)  # docs/mimo.md 11.7
+    one = _shipped_one_copy()
+    out, new = tool.copy_embed(one, cfg, r, k)
+    assert (out.arch.ramp_copies, out.arch.onehot_copies, out.arch.token_features) == (4, 8, 321)
+    assert (new.ramp_copies, new.onehot_copies) == (4, 8) and new.token_features == 321
+    tasks = mimo.eval_tasks(cfg, 40, seed=7)
+    r0 = _residual(one, mimo.prompt_tokens(tasks, cfg))
+    r1 = _residual(out, mimo.prompt_tokens(tasks, new))
+    assert np.abs(r1 - r0).max() < 1e-5 * max(1.0, np.abs(r0).max())
+    # the shipped model is this transform of its one-copy form
+    np.testing.assert_allclose(out.linear["embed"].weight, shipped.linear["embed"].weight, atol=1e-7)
+    assert out.arch == shipped.arch
+    np.testing.assert_array_equal(out.pos, one.pos)
+    # per column, max |w| / max |w on one copy of y| goes from rho to max(1, rho R / K): the one-hot weights
+    # split K ways, the y weights R ways (median 3.70 -> 1.85 for the shipped model)
+    w1, w = np.abs(one.linear["embed"].weight.astype(np.float64)), np.abs(out.linear["embed"].weight)
+    rho = w1.max(0) / w1[cfg.token_layout()["y"]].max(0)
+    after = w.max(0) / w[:64].max(0)
+    np.testing.assert_allclose(after, np.maximum(1.0, rho * r / k), rtol=1e-5)
+    assert tool.column_ratio(w1, cfg.token_layout()["y"]) > 3.5 > 2.0 > np.median(after)
+    with pytest.raises(ValueError, match="one-copy model"):
+        tool.copy_embed(shipped, cfg, 2, 2)
+
+
+def test_copies_command(tool, tmp_path, capsys):
+    src, dst = tmp_path / "one.h5", tmp_path / "c.h5"
+    save_float_model(_shipped_one_copy(), src)
+    assert tool.main([str(src), str(dst), "--no-centre", "--ramp-copies", "2", "--onehot-copies", "8"]) == 0
+    assert "2 ramp and 8 one-hot copies" in capsys.readouterr().out
+    out = load_float_model(dst)
+    assert (out.arch.ramp_copies, out.arch.onehot_copies) == (2, 8)
+    assert out.training["embed_copies"]["median_column_max_over_y_max"] == pytest.approx(1.0)
+    assert out.training["stages"][-1].endswith("--no-centre --ramp-copies 2 --onehot-copies 8")
+    # the output is read with its own token format
+    from bittrue.workloads import load_tokens
+    assert load_tokens("mimo", "test", out.arch, stop=2)[0].shape[1:] == (20, 193)
+    # a model with copies is not read; copies outside 1..64 are refused, with one line and nothing written
+    for argv, msg in (([str(dst), str(tmp_path / "x.h5")], "one-copy"),
+                      ([str(src), str(tmp_path / "x.h5"), "--onehot-copies", "0"], "--onehot-copies 0"),
+                      ([str(src), str(tmp_path / "x.h5"), "--ramp-copies", "65"], "--ramp-copies 65")):
+        assert tool.main(argv) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1 and not (tmp_path / "x.h5").exists()

@@ -28,6 +28,8 @@ def test_config_defaults_and_sizes():
     ({"n_r": 0}, "n_r"), ({"pilots": 1}, "pilots"), ({"modulation": "bpsk"}, "modulation"),
     ({"levels": 12}, "levels"), ({"y_bits": 9}, "y_bits"), ({"snr_db_min": 5.0, "snr_db_max": 1.0}, "SNR"),
     ({"full_scale": -1.0}, "full_scale"), ({"queries": True}, "queries"),
+    ({"ramp_copies": 0}, "ramp_copies"), ({"onehot_copies": 65}, "onehot_copies"),
+    ({"ramp_copies": True}, "ramp_copies"),
 ])
 def test_config_rejects(kw, field):
     with pytest.raises(ValueError, match=field):
@@ -214,6 +216,22 @@ def test_prompt_tokens_layout():
     assert np.all(tok[:, :16, lay["query"]] == 0) and np.all(tok[:, 16:, lay["query"]] == 255)
     with pytest.raises(ValueError, match="prompt_tokens"):
         mimo.prompt_tokens(t, MimoConfig(pilots=8))
+
+
+def test_prompt_tokens_copies_repeat_each_block():
+    c1, c = MimoConfig(), MimoConfig(ramp_copies=2, onehot_copies=8)
+    assert c.token_features == 2 * 64 + 8 * 8 + 1 == 193
+    lay = c.token_layout()
+    assert (lay["y"], lay["x"], lay["query"]) == (slice(0, 128), slice(128, 192), slice(192, 193))
+    t = mimo.generate_tasks(c, 7, seed=3)
+    one, tok = mimo.prompt_tokens(t, c1), mimo.prompt_tokens(t, c)
+    l1 = c1.token_layout()
+    assert tok.shape == (7, 20, 193)
+    for r in range(2):  # copy-major: the whole ramp block, twice
+        np.testing.assert_array_equal(tok[..., r * 64:(r + 1) * 64], one[..., l1["y"]])
+    for k in range(8):
+        np.testing.assert_array_equal(tok[..., 128 + k * 8:128 + (k + 1) * 8], one[..., l1["x"]])
+    np.testing.assert_array_equal(tok[..., 192], one[..., 72])
 
 
 def test_prompt_tokens_options():

@@ -109,7 +109,7 @@ def test_calibration_uses_mimo_training_prompts_not_the_test_set():
     calib = calibration_tokens(arch, 16)
     train, _ = load_tokens("mimo", "train", arch)
     test, labels = load_tokens("mimo", "test", arch)
-    assert calib.shape == (16, 20, 73) and np.array_equal(calib, train[:16])
+    assert calib.shape == (16, 20, arch.token_features) and np.array_equal(calib, train[:16])
     assert not np.array_equal(train[:16], test[:16])
     assert labels.shape == (4000, 4)  # 250 tasks per SNR of 0, 2, ..., 30 dB
     assert load_tokens("mimo", "test", arch, stop=4002)[1].shape == (4002, 4)  # a longer prefix on request
