@@ -164,6 +164,13 @@ class MimoConfig:
         nx = self.n_t * self.order * self.onehot_copies
         return {"y": slice(0, ny), "x": slice(ny, ny + nx), "query": slice(ny + nx, ny + nx + 1)}
 
+    def one_copy_features(self) -> np.ndarray:
+        """Indices (int64) of the first copy of each block: ``tokens[..., cfg.one_copy_features()]`` are the
+        tokens of the same config with one copy of each (the copies hold the same codes)."""
+        lay = self.token_layout()
+        ny, nx = lay["y"].stop // self.ramp_copies, (lay["x"].stop - lay["x"].start) // self.onehot_copies
+        return np.r_[0:ny, lay["x"].start:lay["x"].start + nx, lay["query"]].astype(np.int64)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

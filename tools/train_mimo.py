@@ -286,10 +286,7 @@ def main(argv=None) -> int:  # noqa: C901
         print(f"train_mimo.py: error: --init {args.init}: {arch.token_features} token features, not a mimo-icl "
               f"model ({cfg.token_features} with its copies)", file=sys.stderr)
         return 2
-    lay = cfg.token_layout()  # --kd: the ANN teacher reads one copy of each block (the one-copy tokens)
-    one_copy_cols = torch.from_numpy(np.r_[0:lay["y"].stop // cfg.ramp_copies,
-                                           lay["x"].start:lay["x"].start + (lay["x"].stop - lay["x"].start)
-                                           // cfg.onehot_copies, lay["query"]])
+    one_copy_cols = torch.from_numpy(cfg.one_copy_features())  # --kd: the ANN teacher reads the one-copy tokens
     try:
         hw = HardwareConfig.load(args.hardware) if args.hardware else HardwareConfig()
     except ConfigError as exc:

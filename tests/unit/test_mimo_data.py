@@ -232,6 +232,8 @@ def test_prompt_tokens_copies_repeat_each_block():
     for k in range(8):
         np.testing.assert_array_equal(tok[..., 128 + k * 8:128 + (k + 1) * 8], one[..., l1["x"]])
     np.testing.assert_array_equal(tok[..., 192], one[..., 72])
+    np.testing.assert_array_equal(tok[..., c.one_copy_features()], one)
+    np.testing.assert_array_equal(c1.one_copy_features(), np.arange(73))
 
 
 def test_prompt_tokens_options():
