@@ -65,11 +65,16 @@ def copy_embed(fm, cfg, ramp_copies: int, onehot_copies: int):
         raise ValueError(f"embedding of shape {w.shape}: not the {cfg.token_features}-feature mimo token format")
     w2 = np.concatenate([w[lay["y"]] / ramp_copies] * ramp_copies + [w[lay["x"]] / onehot_copies] * onehot_copies
                         + [w[lay["query"]]], axis=0)
-    arch = dataclasses.replace(fm.arch, token_features=new.token_features, ramp_copies=ramp_copies,
+    return _with_embedding(fm, w2, ramp_copies, onehot_copies), new
+
+
+def _with_embedding(fm, weight: np.ndarray, ramp_copies: int, onehot_copies: int):
+    """``fm`` with the embedding weight ``weight`` for tokens with the given copies (the architecture records them)."""
+    arch = dataclasses.replace(fm.arch, token_features=weight.shape[0], ramp_copies=ramp_copies,
                                onehot_copies=onehot_copies)
     linear = dict(fm.linear)
-    linear["embed"] = dataclasses.replace(lin, weight=w2.astype(np.float32))
-    return dataclasses.replace(fm, arch=arch, linear=linear).validate(), new
+    linear["embed"] = dataclasses.replace(fm.linear["embed"], weight=weight.astype(np.float32))
+    return dataclasses.replace(fm, arch=arch, linear=linear).validate()
 
 
 def centre_embed(fm, cfg):
@@ -107,14 +112,10 @@ def one_copy(fm):
 
     r, k = fm.arch.ramp_copies, fm.arch.onehot_copies
     lay = MimoConfig(ramp_copies=r, onehot_copies=k).token_layout()
-    lin = fm.linear["embed"]
-    w = lin.weight.astype(np.float64)
+    w = fm.linear["embed"].weight.astype(np.float64)
     w1 = np.concatenate([w[lay["y"]].reshape(r, -1, w.shape[1]).sum(0), w[lay["x"]].reshape(k, -1, w.shape[1]).sum(0),
                          w[lay["query"]]], axis=0)
-    arch = dataclasses.replace(fm.arch, token_features=w1.shape[0], ramp_copies=1, onehot_copies=1)
-    linear = dict(fm.linear)
-    linear["embed"] = dataclasses.replace(lin, weight=w1.astype(np.float32))
-    return dataclasses.replace(fm, arch=arch, linear=linear).validate()
+    return _with_embedding(fm, w1, 1, 1)
 
 
 def main(argv=None) -> int:
