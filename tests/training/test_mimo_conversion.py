@@ -120,7 +120,10 @@ def test_tool_on_the_shipped_model(capsys):
     assert main(["--val-tasks", "22", "--rows", "twin", "from:blocks.0.qkv", "network", "--json", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["row"] for r in out["rows"]] == ["twin", "from:blocks.0.qkv", "network"]
-    assert out["timesteps"] == MIMO.timesteps and out["val_tasks"] == 22 and 0 < out["lmmse_ls_mean_ser"] < 1
+    from bittrue.model import default_model_path, load_float_model
+
+    shipped_t = load_float_model(default_model_path("mimo-icl")).arch.timesteps  # the model's own T (16)
+    assert out["timesteps"] == shipped_t and out["val_tasks"] == 22 and 0 < out["lmmse_ls_mean_ser"] < 1
     twin, frm, netw = out["rows"]
     assert twin["rate"] and twin["spiking"] == [] and not twin["ssa_sample"]
     assert "blocks.0.in" not in frm["spiking"] and "blocks.0.q" in frm["spiking"]

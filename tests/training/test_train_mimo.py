@@ -71,7 +71,7 @@ def test_embed_clip_rule_and_schedule():
 
 def test_train_mimo_embed_clip_two_steps(tmp_path):
     """``--embed-clip 1.5`` (no warm-up): the stored model's one-hot and query-flag weights are within 1.5 times
-    each column's largest |y weight| (the shipped model's one-copy form is a median 3.7 times), and the metadata
+    each column's largest |y weight| (the shipped model's one-copy form is a median 5.1 times), and the metadata
     records it."""
     import mimo_centre
     import train_mimo
@@ -136,7 +136,7 @@ def test_train_mimo_rate_twin_warmup_and_the_hardware_lif(tmp_path, monkeypatch)
 
 
 def test_train_mimo_distillation_and_noisy_selection_two_steps(tmp_path, monkeypatch):
-    """From the shipped model (2 ramp and 8 one-hot copies, 193 features) the ANN teacher reads one copy of each
+    """From the shipped model (4 ramp and 8 one-hot copies, 321 features) the ANN teacher reads one copy of each
     block, the one-copy tokens (73 features) it was trained on: the same codes as the one-copy format."""
     import train_mimo
 
