@@ -232,13 +232,13 @@ def prepare_infer(args) -> None:
 
 
 def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | None, float_pred=None,
-                  cfg: MimoConfig | None = None) -> dict:
+                  cfg: MimoConfig | None = None, timesteps: int | None = None) -> dict:
     """The ``mimo`` section of ``infer --dataset mimo``: the run's ICL, float ICL and every baseline on its tasks.
 
     ``pred_joint`` (n, Q): the run's joint predictions; ``float_pred``: a callable giving the float ICL's joint
     predictions on the same prompts (None when the run is the float model); ``cfg``: the model's token format
-    (:func:`bittrue.workloads.mimo_config`, reported under ``config``; default the one-copy tokens).  Writes
-    ``--plot`` if given.  The ``train`` and ``all`` splits have continuous SNRs: they are reported in bins of the
+    (:func:`bittrue.workloads.mimo_config`, reported under ``config``; default the one-copy tokens);
+    ``timesteps``: the run's T, named in the plot's title.  Writes ``--plot`` if given.  The ``train`` and ``all`` splits have continuous SNRs: they are reported in bins of the
     nearest even dB.
     """
     from .datasets.mimo import split_joint
@@ -258,9 +258,10 @@ def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | N
     rep = mimo_report(tasks, preds, cfg)
     rep.update(split=args.split, start=sel.start, icl_column=name, baselines_received="unquantised y")
     if getattr(args, "plot", None):
+        net = "mimo-icl" if timesteps is None else f"mimo-icl (T = {timesteps})"
         plot_report(rep, args.plot, args.force,
-                    title=f"mimo-icl, 2x2 QPSK, L = {cfg.pilots}, Q = {cfg.queries}; {name}, "
-                          f"program seed {args.program_seed}" if args.device == "pcm" else f"mimo-icl; {name}")
+                    title=f"{net}, 2x2 QPSK, L = {cfg.pilots}, Q = {cfg.queries}; {name}, "
+                          f"program seed {args.program_seed}" if args.device == "pcm" else f"{net}; {name}")
         rep["plot"] = str(args.plot)
     return rep
 

@@ -163,7 +163,7 @@ def cmd_infer(args) -> int:
         mimo = infer_section(args, pred, sel, f"pcm {_fmt_time(drift)}" if args.device == "pcm" else None,
                              None if args.device == "float" else
                              lambda: predict(float_logits(model, cfg, x, T, args.batch_size, args.quiet)),
-                             cfg=mimo_config(arch))
+                             cfg=mimo_config(arch), timesteps=T)
     res = {
         "bittrue_version": __version__, "dataset": args.dataset, "split": args.split, "start": sel.start,
         "samples": len(labels), "correct": correct, "accuracy": acc, "device": args.device,

@@ -91,6 +91,20 @@ def test_tasks_per_snr_and_plot(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [png]  # no temporary file left
 
 
+def test_plot_title_names_the_run(tmp_path, monkeypatch, capsys):
+    """The waterfall plot's title names the network's T (the run's, here --timesteps 1), the column and the seed."""
+    import bittrue.mimo_report as mr
+
+    titles = []
+    monkeypatch.setattr(mr, "plot_report", lambda rep, path, force=False, title="": titles.append(title))
+    base = ["infer", "--dataset", "mimo", "--tasks-per-snr", "1", "--timesteps", "1", "--quiet", "--json"]
+    assert main(base + ["--device", "float", "--plot", str(tmp_path / "f.png")]) == 0
+    assert main(base + ["--program-seed", "3", "--plot", str(tmp_path / "p.png")]) == 0
+    capsys.readouterr()
+    assert titles[0] == "mimo-icl (T = 1); ICL float"
+    assert titles[1] == "mimo-icl (T = 1), 2x2 QPSK, L = 16, Q = 4; ICL pcm 1d, program seed 3"
+
+
 def test_tasks_per_snr_and_plot_usage_errors(tmp_path, capsys, monkeypatch):
     base = ["infer", "--dataset", "mimo", "--device", "float", "--quiet"]
     assert main(base + ["--tasks-per-snr", "2", "--limit", "3"]) == 2
