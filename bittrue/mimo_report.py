@@ -238,8 +238,8 @@ def infer_section(args, pred_joint: np.ndarray, sel: slice, drift_label: str | N
     ``pred_joint`` (n, Q): the run's joint predictions; ``float_pred``: a callable giving the float ICL's joint
     predictions on the same prompts (None when the run is the float model); ``cfg``: the model's token format
     (:func:`bittrue.workloads.mimo_config`, reported under ``config``; default the one-copy tokens);
-    ``timesteps``: the run's T, named in the plot's title.  Writes ``--plot`` if given.  The ``train`` and ``all`` splits have continuous SNRs: they are reported in bins of the
-    nearest even dB.
+    ``timesteps``: the run's T, named in the plot's title.  Writes ``--plot`` if given.  The ``train`` and ``all``
+    splits have continuous SNRs: they are reported in bins of the nearest even dB.
     """
     from .datasets.mimo import split_joint
     from .mimo_baselines import detect

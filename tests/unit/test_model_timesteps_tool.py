@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,7 @@ def test_output_runs_at_the_new_t_with_the_same_weights(tool, tmp_path, capsys):
     assert "runs at T = 3" in capsys.readouterr().out
     a, b = load_float_model(src), load_float_model(dst)
     assert a.arch.timesteps != 3 and b.arch.timesteps == 3
-    assert b.arch == type(a.arch)(**{**a.arch.__dict__, "timesteps": 3})
+    assert b.arch == dataclasses.replace(a.arch, timesteps=3)
     assert set(a.linear) == set(b.linear)
     for name in a.linear:
         for f in ("weight", "bn_gamma", "bn_beta", "bn_mean", "bn_var"):
