@@ -57,6 +57,8 @@ def resume_writer(cls, f, runner, signals: Iterable[str], *, kind: str = "log", 
             raise GoldenError(f"the partial file is damaged (layers/{gname} is not a described unit group): "
                               f"start over with --force")
         unit = str(g.attrs["unit"])
+        if unit in self._units:
+            raise GoldenError(f"the partial file is damaged (two groups of unit {unit}): start over with --force")
         self._units[unit] = g
         self._order.setdefault(unit, int(g.attrs["index"]))
         for dname in g:
@@ -64,6 +66,12 @@ def resume_writer(cls, f, runner, signals: Iterable[str], *, kind: str = "log", 
     for grp, pre in ((self.g_inputs, "inputs"), (self.g_outputs, "outputs")):
         for dname in grp:
             self._ds[f"{pre}/{dname}"] = grp[dname]
+    for key, ds in self._ds.items():
+        if not isinstance(ds, h5py.Dataset):
+            raise GoldenError(f"the partial file is damaged ({ds.name} is not a dataset): start over with --force")
+    # checked against what this run writes on first use (GoldenWriter._dataset, _unit_group); anything left
+    # unused after the first batch is not this run's
+    self._unchecked = set(self._ds) | set(self._units)
     for ds in self._ds.values():
         if ds.shape[0] > self.n:
             ds.resize(self.n, axis=0)

@@ -9,11 +9,34 @@ import numpy as np
 from ..kernels.crossbar import NOISE_GENERATOR
 from .digest import _git_describe, chip_digests
 from .format import (CHUNK_BYTES, CHUNK_SAMPLES, ENC_INT, ENC_PACKED, ENCODING_VERSION, GZIP_LEVEL, SCHEMA,
-                     SCHEMA_VERSION, Format, _annotate_chip, decode, encode, signal_format)
+                     SCHEMA_VERSION, Format, GoldenError, _annotate_chip, decode, encode, signal_format)
 from .replay import crossbar_input, replay_attrs, seed_shape_attrs, unit_order
 
 
 # ============================================================================ writer
+def _attr_value(v):
+    """An attribute value in plain Python form (str for bytes, nested lists for arrays) for comparison."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    a = np.asarray(v)
+    if a.ndim:
+        return [_attr_value(x) for x in a.tolist()] if a.dtype.kind in "OSU" else a.tolist()
+    return a.item() if isinstance(v, np.generic) else v
+
+
+def _attrs_differ(have, want: dict) -> str | None:
+    """None when the attributes ``have`` are exactly ``want``; else a short description of the first difference."""
+    extra = sorted(set(have.keys()) - set(want))
+    if extra:
+        return f"attribute {extra[0]!r} is not this run's"
+    for k, v in want.items():
+        if k not in have:
+            return f"attribute {k!r} is missing"
+        if _attr_value(have[k]) != _attr_value(v):
+            return f"attribute {k!r} differs from this run's"
+    return None
+
+
 def _chunks(tail: tuple[int, ...], itemsize: int, n_hint: int | None) -> tuple[int, ...]:
     tail = tuple(max(1, int(d)) for d in tail)
     per = itemsize * int(np.prod(tail, dtype=np.int64))
@@ -95,6 +118,7 @@ class GoldenWriter:
         self.g_outputs = self._group(f, "outputs", "outputs")
         self._ds: dict[str, object] = {}  # h5 path -> dataset
         self._units: dict[str, object] = {}
+        self._unchecked: set[str] = set()  # datasets and unit groups of a continued partial file not yet checked
         self.n = 0  # samples written
         self._staged: tuple[np.ndarray, np.ndarray | None] | None = None
         self._batch: dict[str, np.ndarray] | None = None
@@ -129,10 +153,8 @@ class GoldenWriter:
             self._order[unit] = len(self._order)
         return self._order[unit]
 
-    def _unit_group(self, unit: str):
-        g = self._units.get(unit)
-        if g is not None:
-            return g
+    def _unit_attrs(self, unit: str) -> tuple[int, dict]:
+        """The index and the attributes (after ``encoding-type``/``-version``) of ``unit``'s group."""
         idx = self._unit_index(unit)
         layers = self.runner.layers
         if unit in layers:
@@ -152,34 +174,64 @@ class GoldenWriter:
         else:
             extra = dict(kind="residual" if unit.startswith("blocks.") else "other")
         extra.update(replay_attrs(self.runner, unit))
-        g = self._group(self.g_layers, f"{idx:02d}_{unit}", "unit", unit=unit, index=idx, **extra)
+        return idx, dict(unit=unit, index=idx, **extra)
+
+    def _unit_group(self, unit: str):
+        g = self._units.get(unit)
+        if g is not None and unit not in self._unchecked:
+            return g
+        idx, attrs = self._unit_attrs(unit)
+        if g is not None:  # a group of the partial file being continued: it must be the one this run writes
+            want = {"encoding-type": "unit", "encoding-version": ENCODING_VERSION, **attrs}
+            name = f"{idx:02d}_{unit}"
+            self._check_resumed(g, f"unit {unit} belongs in layers/{name}" if g.name.rpartition("/")[2] != name
+                                else _attrs_differ(g.attrs, want))
+            self._unchecked.discard(unit)
+            return g
+        self._check_new(f"layers/{idx:02d}_{unit}")
+        g = self._group(self.g_layers, f"{idx:02d}_{unit}", "unit", **attrs)
         self._units[unit] = g
         return g
 
     def _dataset(self, key: str, group, name: str, tail: tuple[int, ...], fmt: Format, dims: tuple[str, ...],
                  signal: str, per_step: bool, packed_length: int | None = None):
         ds = self._ds.get(key)
-        if ds is not None:
+        if ds is not None and key not in self._unchecked:
             return ds
         dt = fmt.storage_dtype()
         full_tail = ((self.T,) if per_step else ()) + tuple(tail)
+        attrs = {"encoding-type": ENC_PACKED if fmt.packed else ENC_INT, "encoding-version": ENCODING_VERSION,
+                 **fmt.attrs(), "dims": ["sample"] + (["t"] if per_step else []) + list(dims), "signal": signal,
+                 **seed_shape_attrs(self.runner, signal)}
+        if fmt.packed:
+            attrs.update(packed_length=int(packed_length), bitorder="little")
+        if ds is not None:  # a dataset of the partial file being continued: it must be the one this run writes
+            if ds.dtype != dt or ds.shape[1:] != full_tail or ds.maxshape != (None,) + full_tail:
+                self._check_resumed(ds, f"dtype {ds.dtype}, shape {ds.shape}, maxshape {ds.maxshape}; this run "
+                                        f"writes {dt}, (n,) + {full_tail}, (None,) + {full_tail}")
+            if (ds.compression, ds.shuffle, ds.fletcher32) != ("gzip", True, True):
+                self._check_resumed(ds, "its storage filters differ from this run's")
+            self._check_resumed(ds, _attrs_differ(ds.attrs, attrs))
+            self._unchecked.discard(key)
+            return ds
+        self._check_new(f"{group.name.lstrip('/')}/{name}")
         ds = group.create_dataset(name, shape=(0,) + full_tail, maxshape=(None,) + full_tail, dtype=dt,
                                   chunks=_chunks(full_tail, dt.itemsize, self.n_hint), compression="gzip",
                                   compression_opts=GZIP_LEVEL, shuffle=True, fletcher32=True, track_times=False)
-        a = ds.attrs
-        a["encoding-type"] = ENC_PACKED if fmt.packed else ENC_INT
-        a["encoding-version"] = ENCODING_VERSION
-        for k, v in fmt.attrs().items():
-            a[k] = v
-        a["dims"] = ["sample"] + (["t"] if per_step else []) + list(dims)
-        a["signal"] = signal
-        for k, v in seed_shape_attrs(self.runner, signal).items():
-            a[k] = v
-        if fmt.packed:
-            a["packed_length"] = int(packed_length)
-            a["bitorder"] = "little"
+        for k, v in attrs.items():
+            ds.attrs[k] = v
         self._ds[key] = ds
         return ds
+
+    def _check_resumed(self, obj, problem: str | None) -> None:
+        """Raise :class:`GoldenError` naming ``obj`` when a continued partial file's ``problem`` is not None."""
+        if problem:
+            raise GoldenError(f"the partial file is damaged ({obj.name}: {problem}): start over with --force")
+
+    def _check_new(self, path: str) -> None:
+        """A continued partial file must already hold every group and dataset this run writes."""
+        if self.n:
+            raise GoldenError(f"the partial file is damaged (/{path} is missing): start over with --force")
 
     @staticmethod
     def _append(ds, n0: int, block: np.ndarray) -> None:
@@ -280,6 +332,10 @@ class GoldenWriter:
         fp = Format(max(1, (nc - 1).bit_length()), False, 0, "class")
         ds = self._dataset("outputs/prediction", self.g_outputs, "prediction", lg.shape[1:-1], fp, ro, "", False)
         self._append(ds, n0, encode(fp, predict(lg)))
+        if self._unchecked:  # a continued partial file holds something this run does not write
+            what = sorted(self._unchecked)[0]
+            obj = self._ds[what] if what in self._ds else self._units[what]
+            self._check_resumed(obj, "not written by this run")
         self.n = n0 + nb
         self._batch = None
         self._staged = None
