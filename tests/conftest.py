@@ -25,6 +25,28 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
+
+def _py_func_without_jit() -> None:
+    """Under ``NUMBA_DISABLE_JIT=1`` (debugging a kernel in Python) ``@njit`` returns the plain function, which has
+    no ``.py_func``; the tests compare each kernel with its ``.py_func``, so give every kernel one (itself)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import numba
+
+    if not numba.config.DISABLE_JIT:
+        return
+    import bittrue.kernels as kernels
+
+    for info in pkgutil.iter_modules(kernels.__path__, kernels.__name__ + "."):
+        for obj in vars(importlib.import_module(info.name)).values():
+            if inspect.isfunction(obj) and not hasattr(obj, "py_func"):
+                obj.py_func = obj
+
+
+_py_func_without_jit()
+
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", parent=settings.get_profile("ci"), deadline=None, max_examples=60)
 settings.register_profile("nightly", max_examples=500, deadline=None,
