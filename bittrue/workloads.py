@@ -24,7 +24,7 @@ from .datasets.mimo import EVAL_SNR_DB
 from .model import Architecture
 
 DATASETS = ("digits", "mimo", "cifar10")
-#: Datasets that need no user files (all but cifar10); ``golden``, ``sweep`` and ``energy`` take only these.
+#: Datasets that need no user files (all but cifar10); ``sweep`` and ``energy`` take only these.
 SHIPPED_DATASETS = ("digits", "mimo")
 #: Shipped model used when ``--model`` is not given, per dataset.
 DEFAULT_MODEL = {"digits": "digits", "mimo": "mimo-icl"}
@@ -42,7 +42,7 @@ def dataset_error(dataset: str, allowed: tuple[str, ...] = DATASETS) -> str | No
     if dataset in allowed:
         return None
     if dataset in DATASETS:
-        return (f"--dataset {dataset!r}: not available here, it needs --data-dir, which only infer takes; "
+        return (f"--dataset {dataset!r}: not available here, it needs --data-dir, which only infer and golden take; "
                 f"choose one of {', '.join(allowed)}")
     return f"--dataset {dataset!r}: unknown; choose one of {', '.join(allowed)}"
 

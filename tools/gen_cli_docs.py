@@ -126,7 +126,10 @@ Outputs (`compile -o`, `program -o`, `golden -o`, `infer --log`) are written to 
 target and renamed on success (see the guarantees above); an existing target is never overwritten without
 `--force`. `infer --log` writes
 `FILE.h5.partial` until it completes; after an interruption, `--resume` continues from the last complete batch
-and gives the same datasets as an uninterrupted run.
+and gives the same datasets as an uninterrupted run. It continues only a partial log that this run would have
+written: besides the root attributes (schema, chip digests, seeds, T, signals), every unit group and dataset
+must be one the run writes, with its name, dtype, shape, storage filters and attributes, and nothing else may be
+there; anything else is a damaged partial log (one line, exit 2: start over with `--force`).
 
 Times (`--drift-time`) are seconds or a number with a unit: `s`, `m`/`min`, `h`, `d`, `w`, `y` (365.25 days).
 Seeds are unsigned 64-bit integers (decimal or `0x...`).

@@ -23,6 +23,22 @@ def set_threads(n: int | None) -> None:
     numba.set_num_threads(n)
 
 
+def check_user_dataset(args) -> None:
+    """cifar10 (no shipped model, the user's data): ``--data-dir`` must hold its files and a model must be given,
+    checked before any work; a UsageError (one line, exit 2) otherwise.  Other datasets need neither."""
+    from ..workloads import check_data_dir
+
+    if args.dataset != "cifar10":
+        return
+    try:
+        check_data_dir(args.dataset, args.data_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.model is None and not (getattr(args, "chip", None) or getattr(args, "image", None)):
+        raise UsageError("--dataset cifar10: no model ships; give --model M.h5 (tools/train.py cifar10, "
+                         "docs/cifar10.md)")
+
+
 def check_replayable_option(signals, option: str) -> None:
     """``--replayable``: a UsageError unless an RTL replay could use every stored block (golden-schema 5.2)."""
     from ..golden import check_replayable

@@ -6,7 +6,7 @@ import numpy as np
 from ..options import UsageError
 from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar
-from .common import check_replayable_option, chip_bytes
+from .common import check_replayable_option, check_user_dataset, chip_bytes
 
 
 def cmd_golden(args) -> int:
@@ -16,18 +16,19 @@ def cmd_golden(args) -> int:
     from ..fileio import atomic_output, check_output
     from ..golden import GoldenWriter, write_run
     from ..run import SIGNALS, Runner
-    from ..workloads import SHIPPED_DATASETS, dataset_error
+    from ..workloads import dataset_error
 
-    if msg := dataset_error(args.dataset, SHIPPED_DATASETS):
+    if msg := dataset_error(args.dataset):
         raise UsageError(msg)
+    check_user_dataset(args)  # cifar10: the data directory and --model, before any work
     if args.replayable:
         check_replayable_option(args.signals, "--signals")
     check_output(args.output, args.force)
     cfg, model, chip, arch = model_or_chip(args, args.dataset)  # chip: --chip / --image, else None
-    x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.samples)
+    x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.samples, args.data_dir)
     if chip is None:
         chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,
-                          args.program_seed, args.model, args.quiet)
+                          args.program_seed, args.model, args.quiet, args.data_dir)
     runner = Runner(chip, timesteps=cfg.run.timesteps or arch.timesteps)
     meta = {"dataset": args.dataset, "split": args.split, "start": np.int64(sel.start)}
     with atomic_output(args.output, args.force) as tmp:

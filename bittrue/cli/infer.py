@@ -12,25 +12,18 @@ from ..options import UsageError
 from ..options import fmt_time as _fmt_time
 from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar, log
-from .common import check_replayable_option, chip_bytes, float_logits, no_complete_batch
+from .common import check_replayable_option, check_user_dataset, chip_bytes, float_logits, no_complete_batch
 
 
 def cmd_infer(args) -> int:
     from ..run import Runner, predict
-    from ..workloads import check_data_dir, dataset_error
+    from ..workloads import dataset_error
 
     if msg := dataset_error(args.dataset):
         raise UsageError(msg)
     if args.replayable:
         check_replayable_option(args.log_signals, "--log-signals")
-    if args.dataset == "cifar10":  # no shipped model, user data: check both before any work
-        try:
-            check_data_dir(args.dataset, args.data_dir)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if args.model is None and not (args.chip or args.image):
-            raise UsageError("--dataset cifar10: no model ships; give --model M.h5 (tools/train.py cifar10, "
-                             "docs/cifar10.md)")
+    check_user_dataset(args)  # cifar10: no shipped model, user data: both checked before any work
     # chip: --chip / --image, checked against the other options; None: compiled from the model below (with a
     # stored chip the float model is read only for the float ICL column of mimo's table)
     cfg, model, chip, arch = model_or_chip(args, args.dataset, model_too=args.dataset == "mimo")

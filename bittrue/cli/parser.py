@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(e)
     device_options(e, with_float=False)
     chip_options(e)
-    e.add_argument("--dataset", default="digits", help="digits (default) or mimo")
+    e.add_argument("--dataset", default="digits",
+                   help="digits (default), mimo or cifar10 (--data-dir and --model, docs/cifar10.md)")
+    e.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="cifar10: the extracted cifar-10-batches-bin folder (data_batch_1..5.bin, test_batch.bin)")
     e.add_argument("--split", default="test", choices=("train", "test", "all"), help="split (default test)")
     e.add_argument("--start", type=_nonneg_int, default=0, help="first sample index (default 0)")
     e.add_argument("--samples", type=_pos_int, default=4, help="number of samples (default 4)")
