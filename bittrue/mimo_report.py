@@ -169,10 +169,10 @@ def format_report(m: dict) -> str:
 def plot_report(m: dict, path, force: bool = False, title: str = "") -> None:
     """Waterfall PNG: SER (log axis) against SNR, every detector, with its 95 % intervals (atomic write)."""
     from .fileio import atomic_output
-    from .plot import _figure, require_matplotlib
+    from .plot import new_figure, require_matplotlib
 
     require_matplotlib()
-    fig = _figure(8.0, 5.6)
+    fig = new_figure(8.0, 5.6)
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.89)
     ax = fig.add_subplot(1, 1, 1)
     s = np.asarray(m["snr_db"])

@@ -32,7 +32,8 @@ def require_matplotlib():
         raise UsageError(f"plotting needs matplotlib: {INSTALL_HINT}") from None
 
 
-def _figure(w: float, h: float):
+def new_figure(w: float, h: float):
+    """A matplotlib Figure of ``w`` x ``h`` inches on the Agg canvas (no pyplot state; shared with mimo_report)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -86,7 +87,7 @@ def plot_sweep(doc: dict, path: str | Path, force: bool = False) -> Path:
     idx = np.array([np.unravel_index(i, shape) for i in range(len(pts))]) if names else np.zeros((len(pts), 0), int)
     n = len(swept) + 1
     rows, cols = _grid(n, 3)
-    fig = _figure(4.6 * cols, 3.6 * rows + 0.5)
+    fig = new_figure(4.6 * cols, 3.6 * rows + 0.5)
     ax_list = fig.subplots(rows, cols, squeeze=False).ravel()
     for a, ax in zip(swept, ax_list):
         k = names.index(a)
@@ -201,7 +202,7 @@ def plot_log(path: str | Path, outdir: str | Path, *, sample: int = 0, samples: 
 def _raster(gf, sigs, s, title):
     keys = [k for k in _by_signal(sigs, "spikes") if k.startswith(("lif.", "encoder/"))]
     rows, cols = _grid(len(keys), 3)
-    fig = _figure(5.0 * cols, 2.2 * rows + 0.6)
+    fig = new_figure(5.0 * cols, 2.2 * rows + 0.6)
     axs = fig.subplots(rows, cols, squeeze=False).ravel()
     for k, ax in zip(keys, axs):
         x = gf.read(k, slice(s, s + 1))[0]  # (T, tokens, width)
@@ -230,7 +231,7 @@ def _attention(gf, sigs, s, title):
         items.append((b, "score S", sc, "key"))
         items.append((b, "output O", oc, "channel"))
     heads = items[0][2].shape[0] if items else 1
-    fig = _figure(2.6 * heads + 1.0, 2.5 * len(items) + 0.6)
+    fig = new_figure(2.6 * heads + 1.0, 2.5 * len(items) + 0.6)
     axs = fig.subplots(len(items), heads, squeeze=False)
     for r, (b, what, dens, xl) in enumerate(items):
         for h in range(heads):
@@ -249,7 +250,7 @@ def _adc(gf, sigs, rows, bits, title):
     keys = _by_signal(sigs, "adc_code")
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     r, c = _grid(len(keys), 3)
-    fig = _figure(4.6 * c, 2.8 * r + 0.6)
+    fig = new_figure(4.6 * c, 2.8 * r + 0.6)
     axs = fig.subplots(r, c, squeeze=False).ravel()
     for k, ax in zip(keys, axs):
         x = np.asarray(gf.read(k, rows), np.int64).ravel()
@@ -275,7 +276,7 @@ def _membrane(gf, sigs, s, neurons, title):
     theta = chip.image.lif_theta_code
     frac = chip.config.lif.frac_bits
     r, c = _grid(len(keys), 3)
-    fig = _figure(4.6 * c, 2.6 * r + 0.6)
+    fig = new_figure(4.6 * c, 2.6 * r + 0.6)
     axs = fig.subplots(r, c, squeeze=False).ravel()
     for k, ax in zip(keys, axs):
         unit = k.split("/")[0]
