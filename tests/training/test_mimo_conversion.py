@@ -17,22 +17,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bittrue.model import ARCHITECTURES  # noqa: E402
+from torchnets import codes_warm_bn, spiking_net  # noqa: E402  (tests/ on sys.path)
 
 MIMO = ARCHITECTURES["mimo-icl"]
 
 
 def _net(seed=2, **kw):
-    from _torch_hw import HWOptions
-    from _torch_net import SpikingTransformer
-
-    torch.manual_seed(seed)
-    net = SpikingTransformer(MIMO, 16, 16, HWOptions(), qkv_beta_init=1.5, **kw).double()
-    rng = np.random.default_rng(3)
-    p = torch.from_numpy(rng.integers(0, 256, (4, MIMO.n_patches, MIMO.token_features)).astype(np.float64) / 256)
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):  # BN running statistics away from (0, 1)
-            net(p)
+    """A random mimo-icl network in float64, BN statistics warmed on 4 random prompts, in eval mode."""
+    net = spiking_net(MIMO, seed=seed, **kw).double()
+    _codes, p = codes_warm_bn(net, MIMO, n=4)
     net.eval()
     return net, p
 

@@ -18,30 +18,10 @@ torch = pytest.importorskip("torch")
 
 from bittrue.floatmodel import float_forward  # noqa: E402
 from bittrue.model import ARCHITECTURES  # noqa: E402
+from torchnets import codes_warm_bn as _codes_warm_bn, spiking_net as _net  # noqa: E402  (tests/ on sys.path)
 
 MODIFIED = dataclasses.replace(ARCHITECTURES["digits"], depth=3, readout_tokens=2)
 ARCHS = {"digits": ARCHITECTURES["digits"], "modified": MODIFIED, "mimo-icl": ARCHITECTURES["mimo-icl"]}
-
-
-def _net(arch, seed=0, k_o=16, **kw):
-    from _torch_hw import HWOptions
-    from _torch_net import SpikingTransformer
-
-    torch.manual_seed(seed)
-    return SpikingTransformer(arch, 16, k_o, HWOptions(), qkv_beta_init=1.5, **kw)
-
-
-def _codes_warm_bn(net, arch):
-    """Five random token-code inputs (uint8 codes and ``code / 256``, float64); three training-mode forwards on
-    them move the network's BN running statistics away from (0, 1)."""
-    rng = np.random.default_rng(3)
-    codes = rng.integers(0, 256, (5, arch.n_patches, arch.token_features), dtype=np.uint8)
-    p = torch.from_numpy(codes.astype(np.float64) / 256.0)
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(p)
-    return codes, p
 
 
 def test_modified_architecture_one_training_step():
