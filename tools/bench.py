@@ -4,7 +4,7 @@
 Usage::
 
     python tools/bench.py                 # full run (a few minutes): headline, roofline, breakdown, digits, scaling
-    python tools/bench.py --quick         # < 60 s on an idle machine: headline on fewer images, digits, no grid
+    python tools/bench.py --quick         # 40 s on 2 idle cores (80 s when Numba first compiles): fewer images, no grid
     python tools/bench.py --json          # the same, one JSON object on stdout (logs on stderr)
 
 What one run measures (``docs/performance.md`` explains the method); the parts live in ``tools/_bench_*.py``:
@@ -176,7 +176,8 @@ def render(res: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer images, no scaling grid (< 60 s on an idle machine)")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer images, no scaling grid (about 40 s on 2 idle cores; 80 s with a cold Numba cache)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--threads", type=int, default=None, help="numba and torch threads (default: numba's default)")
     ap.add_argument("--density", type=float, default=0.15, help="target spike density (default 0.15)")
