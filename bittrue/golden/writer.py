@@ -181,15 +181,15 @@ class GoldenWriter:
         if g is not None and unit not in self._unchecked:
             return g
         idx, attrs = self._unit_attrs(unit)
+        name = f"{idx:02d}_{unit}"
         if g is not None:  # a group of the partial file being continued: it must be the one this run writes
             want = {"encoding-type": "unit", "encoding-version": ENCODING_VERSION, **attrs}
-            name = f"{idx:02d}_{unit}"
             self._check_resumed(g, f"unit {unit} belongs in layers/{name}" if g.name.rpartition("/")[2] != name
                                 else _attrs_differ(g.attrs, want))
             self._unchecked.discard(unit)
             return g
-        self._check_new(f"layers/{idx:02d}_{unit}")
-        g = self._group(self.g_layers, f"{idx:02d}_{unit}", "unit", **attrs)
+        self._check_new(f"layers/{name}")
+        g = self._group(self.g_layers, name, "unit", **attrs)
         self._units[unit] = g
         return g
 
@@ -223,7 +223,8 @@ class GoldenWriter:
         self._ds[key] = ds
         return ds
 
-    def _check_resumed(self, obj, problem: str | None) -> None:
+    @staticmethod
+    def _check_resumed(obj, problem: str | None) -> None:
         """Raise :class:`GoldenError` naming ``obj`` when a continued partial file's ``problem`` is not None."""
         if problem:
             raise GoldenError(f"the partial file is damaged ({obj.name}: {problem}): start over with --force")
