@@ -26,7 +26,7 @@ import numpy as np
 from .config import ConfigError, HardwareConfig
 from .kernels.crossbar import SIGMA_CODE_LIMIT
 from .model import Architecture, FloatModel
-from .modes import Mapping
+from .modes import EncoderMode, Mapping
 
 
 @dataclass
@@ -107,8 +107,9 @@ CALIBRATION_LIMIT_BYTES = 1 << 30
 def calibration_bytes(arch: Architecture, cfg: HardwareConfig, n_samples: int) -> int:
     """Upper bound of the bytes :func:`compile_model` keeps while calibrating on ``n_samples`` samples.
 
-    Per layer, time step and batch of 64 samples, every (row tile, column tile) keeps at most 2^14 float64
-    currents, and one batch's currents of a row tile (64 x tokens x out) exist at a time.
+    Per layer, time step and batch of 64 samples (and read pass, for a bit-serial embedding), every (row tile,
+    column tile) keeps at most 2^14 float64 currents, and one batch's currents of a row tile (64 x tokens x out)
+    exist at a time.
     """
     if n_samples <= 0:
         return 0
@@ -116,10 +117,11 @@ def calibration_bytes(arch: Architecture, cfg: HardwareConfig, n_samples: int) -
     calls = T * -(-n_samples // 64)
     rows = 64 * arch.n_tokens
     total = 0
-    for n_in, n_out in arch.linear_shapes().values():
+    for name, (n_in, n_out) in arch.linear_shapes().items():
         n_rt, n_ct = n_tiles(n_in, cfg.tile.rows), n_tiles(n_out, cfg.tile.cols)
         kept = min(1 << 14, rows * min(n_out, cfg.tile.cols))
-        total += n_rt * n_ct * calls * kept * 8
+        passes = cfg.encoder.bits if name == "embed" and cfg.encoder.mode == EncoderMode.BITSERIAL else 1
+        total += n_rt * n_ct * calls * passes * kept * 8
     return total + 64 * arch.n_tokens * max(o for _, o in arch.linear_shapes().values()) * 8
 
 
@@ -131,7 +133,8 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
     ----------
     calib_x : uint8 (n, n_patches, token_features), optional
         Calibration inputs (training samples).  The float SNN (``bittrue.floatmodel``) runs on them;
-        the input spikes of every layer drive the *ideal* target conductance image, and the
+        the input spikes of every layer (for a bit-serial embedding, its bit-planes) drive the *ideal* target
+        conductance image, and the
         ``tile.adc_percentile`` percentile of ``|I|`` over each column-tile group is its ``I_fs``.
         Without calibration data (or for a column tile that saw no current), ``I_fs`` is the worst case one
         ADC can see: every row of one row tile active on the tile's largest column (the largest column sum of
@@ -192,7 +195,7 @@ def compile_model(model: FloatModel, cfg: HardwareConfig, calib_x: np.ndarray | 
         for i in range(0, len(calib_x), bs):
             float_forward(model, calib_x[i:i + bs], timesteps=T, rng=rng, k_s=cfg.resolved_k_s(arch.d_k),
                           k_o=cfg.resolved_k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset,
-                          record=record)
+                          record=record, encoder_mode=cfg.encoder.mode, encoder_bits=cfg.encoder.bits)
             if progress is not None:
                 progress(min(len(calib_x), i + bs))
     half = 1 << (t_cfg.adc_bits - 1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .modes import Mapping, Reset, Sharing, parse_enum
+from .modes import EncoderMode, Mapping, Reset, Sharing, parse_enum
 
 
 class ConfigError(ValueError):
@@ -53,6 +53,8 @@ class EncoderConfig:
     """Input stochastic number generator (spec 5.3)."""
 
     bits: int = 8  #: feature code width; P(spike) = p / 2^bits
+    #: ``rate`` (stochastic spikes, default) or ``bitserial`` (the code's bit-planes, one read pass each)
+    mode: EncoderMode = EncoderMode.RATE
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,7 @@ def read_toml(path: str | Path, what: str, error: type[Exception]) -> dict[str, 
         raise error(f"{what} {path}: cannot read ({exc})") from None
 
 
-_ENUMS = {"Sharing": Sharing, "Mapping": Mapping, "Reset": Reset}
+_ENUMS = {"Sharing": Sharing, "Mapping": Mapping, "Reset": Reset, "EncoderMode": EncoderMode}
 
 
 def _coerce(name: str, typ: Any, v: Any) -> Any:

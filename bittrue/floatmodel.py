@@ -42,7 +42,7 @@ import numpy as np
 
 from . import netlist as nl
 from .model import FloatModel
-from .modes import Mask, Reset
+from .modes import EncoderMode, Mask, Reset
 
 Record = Callable[[str, int, np.ndarray], None]
 
@@ -116,7 +116,8 @@ def ssa(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int, mask: np.ndarra
 
 def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng: np.random.Generator,
                   k_s: int, k_o: int, leak_shift: int = 1, reset: Reset = Reset.HARD,
-                  record: Record | None = None, expectation: frozenset[str] | tuple = ()) -> np.ndarray:
+                  record: Record | None = None, expectation: frozenset[str] | tuple = (),
+                  encoder_mode: EncoderMode = EncoderMode.RATE, encoder_bits: int = 8) -> np.ndarray:
     """Run the float SNN on a batch; return the logits summed over time, float64.
 
     Shape (B, n_classes) for a CLS readout, (B, Q, n_classes) for a readout of Q query tokens.
@@ -144,6 +145,13 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     expectation : iterable of str, optional
         Stochastic sources (:data:`SOURCES`: ``encoder``, ``score``, ``output``) replaced by their expectation
         (spike probabilities instead of samples): the noise-source ablation of the README.  Empty by default.
+    encoder_mode : EncoderMode
+        ``RATE`` (default): the encoder samples ``Bernoulli(x_code / 256)``.  ``BITSERIAL`` (spec 5.3): the
+        embedding reads the exact ``x_code / 256``, as with ``expectation={"encoder"}`` (the same draws are made,
+        so the two give identical logits); ``record("embed", t, plane)`` then receives the ``encoder_bits``
+        bit-planes of the codes, least significant first (what the embedding tiles read, pass by pass).
+    encoder_bits : int
+        Code width of the bit-planes (the chip's ``encoder.bits``; its codes are ``(x_code << bits) >> 8``).
     """
     arch = model.arch
     x_code = np.asarray(x_code)
@@ -166,9 +174,18 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     aff = {name: lin.affine() for name, lin in model.linear.items()}
     wts = {name: lin.weight.astype(np.float64) for name, lin in model.linear.items()}
 
+    bitserial = EncoderMode(encoder_mode) == EncoderMode.BITSERIAL
+    if bitserial and record is not None:
+        codes = (x_code.astype(np.int64) << int(encoder_bits)) >> 8
+        planes = [((codes >> j) & 1).astype(np.float64) for j in range(int(encoder_bits))]
+
     def linear(name: str, x: np.ndarray) -> np.ndarray:
         if record is not None:
-            record(name, t, x)
+            if bitserial and name == "embed":
+                for plane in planes:
+                    record(name, t, plane)
+            else:
+                record(name, t, x)
         a, b = aff[name]
         return (x @ wts[name]) * a + b
 
@@ -196,14 +213,15 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     ops = nl.netlist(arch)
     for t in range(int(timesteps)):
         logits += nl.interpret_step(
-            ops, p_in, ro, encoder=lambda x: _sample(x, rng, "encoder" in expectation), xbar=linear, embed=embed,
+            ops, p_in, ro, encoder=lambda x: _sample(x, rng, bitserial or "encoder" in expectation), xbar=linear, embed=embed,
             lif=lif, ssa=lambda q, k, v: ssa(q, k, v, arch.heads, mask, k_s, k_o, rng, expectation))
     return logits if arch.readout_tokens else logits[:, 0]
 
 
 def float_predict(model: FloatModel, x_code: np.ndarray, *, seed: int = 0, batch: int = 512,
                   timesteps: int | None = None, k_s: int | None = None, k_o: int | None = None,
-                  leak_shift: int = 1, reset: Reset = Reset.HARD) -> np.ndarray:
+                  leak_shift: int = 1, reset: Reset = Reset.HARD, encoder_mode: EncoderMode = EncoderMode.RATE,
+                  encoder_bits: int = 8) -> np.ndarray:
     """Argmax predictions (lowest index on ties) of :func:`float_forward`, in batches, one rng per call.
 
     ``k_s`` / ``k_o`` default to the resolved values of the default hardware configuration (spec 3.2, 3.4).
@@ -218,6 +236,6 @@ def float_predict(model: FloatModel, x_code: np.ndarray, *, seed: int = 0, batch
     out = []
     for i in range(0, len(x_code), batch):
         lg = float_forward(model, x_code[i:i + batch], timesteps=T, rng=rng, k_s=k_s, k_o=k_o,
-                           leak_shift=leak_shift, reset=reset)
+                           leak_shift=leak_shift, reset=reset, encoder_mode=encoder_mode, encoder_bits=encoder_bits)
         out.append(np.argmax(lg, axis=-1))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)

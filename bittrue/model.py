@@ -348,7 +348,8 @@ def trained_config_mismatches(model: FloatModel, cfg) -> list[str]:
     """Hardware settings the model was trained for (its ``training`` metadata) that ``cfg`` does not have.
 
     Checks the SSA counter saturations K_S and K_O, the LIF leak shift and the reset mode: a model run with
-    other values than it was trained for can lose most of its accuracy.  Returns one message per mismatch
+    other values than it was trained for can lose most of its accuracy.  Also the encoder mode (spec 5.3), whose
+    two forms feed the embedding the same expectation with other noise.  Returns one message per mismatch
     (empty when the metadata lacks the fields, e.g. for random models).
     """
     tr = model.training or {}
@@ -371,6 +372,12 @@ def trained_config_mismatches(model: FloatModel, cfg) -> list[str]:
             shown = f'"{want}"' if key == "reset" else want
             out.append(f"the model was trained with {key} = {want} but the hardware has {key} = {now} "
                        f"(set {where[key]} = {shown} in --hardware FILE.toml); expect a large accuracy loss")
+    want = tr.get("encoder_mode") if isinstance(tr, dict) else None
+    now = cfg.encoder.mode.name.lower()
+    if isinstance(want, str) and want.lower() != now:
+        out.append(f'the model was trained with encoder.mode = "{want.lower()}" but the hardware has "{now}" '
+                   f"(spec 5.3: a model is trained for the mode it runs in; set [encoder] mode = \"{want.lower()}\" "
+                   f"in --hardware FILE.toml); the same expectation, other input noise")
     return out
 
 

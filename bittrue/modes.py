@@ -41,6 +41,13 @@ class Mapping(enum.IntEnum):
     TILE = 1  #: w_max per crossbar tile
 
 
+class EncoderMode(enum.IntEnum):
+    """How the input encoder drives the embedding tiles (spec 5.3)."""
+
+    RATE = 0  #: one stochastic spike per feature and time step, P = p / 2^bits (default)
+    BITSERIAL = 1  #: the code's ``bits`` bit-planes, one read pass each, ADC codes shift-added (exact input)
+
+
 def parse_enum(enum_cls: type[enum.IntEnum], value: object, field: str) -> enum.IntEnum:
     """Turn a name (case-insensitive), int or member into ``enum_cls``; ValueError names the field."""
     if isinstance(value, enum_cls):

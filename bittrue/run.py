@@ -19,11 +19,12 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .kernels.batch import encoder_layer, seed_bank_batch, ssa_layer
-from .kernels.crossbar import crossbar_layer
+from .kernels.batch import encoder_bitplane_layer, encoder_layer, seed_bank_batch, ssa_layer
+from .kernels.crossbar import bitserial_accumulate, crossbar_layer, requant_layer
 from .kernels.lfsr import lfsr_bank_shape, lfsr_jump_table, lfsr_shift_form, taps_to_mask
 from .kernels.lif import lif_update_batch, lif_update_rows, residual_add
 from .netlist import ADD, EMBED, ENCODER, INPUT, LIF, SSA, XBAR, netlist
+from .modes import EncoderMode
 from .program import Chip
 
 #: LFSR site ``block`` field values (spec 2.3 site = block, layer, head, row, col, phase, sample).
@@ -96,6 +97,8 @@ class Runner:
         self.k_s = cfg.resolved_k_s(arch.d_k)
         self.k_o = cfg.resolved_k_o(arch.n_tokens)
         self.bits_enc = cfg.encoder.bits
+        #: spec 5.3 bit-serial mode: the embedding reads the codes' bit-planes, one pass each (no encoder LFSR)
+        self.bitserial = cfg.encoder.mode == EncoderMode.BITSERIAL
         self.bits_s = log2i(self.k_s)
         self.bits_o = log2i(self.k_o)
         spd = cfg.lfsr.steps_per_draw
@@ -158,7 +161,9 @@ class Runner:
         The same kernel call as inside :meth:`run_batch` (spec 4: accumulate, output noise keyed by
         (root seed, sample id, layer, ``t``, token, tile, column), ADC, partial sums, requantisation), so with
         the spikes a run feeds the layer at step ``t`` it returns what that run computes there.  For profiling
-        and tests.
+        and tests.  With ``encoder.mode = "bitserial"`` the embedding's word lines carry one bit-plane per read pass
+        (:meth:`_xbar_bitserial`); this method reads ``spikes`` as one vector and requantises it with the layer's
+        bit-serial ``M``, which carries ``2^-bits``.
 
         Parameters
         ----------
@@ -255,6 +260,9 @@ class Runner:
             raise ValueError(f"inputs have shape {p.shape}, expected (B, {arch.n_patches}, {arch.token_features})")
         sample_ids = np.ascontiguousarray(sample_ids, dtype=np.int64)
         nb = p.shape[0]
+        if self.bitserial and sink is not None and sink.signals & {"current", "noise", "adc"}:
+            raise ValueError("encoder.mode = bitserial: the embedding's per-pass currents, noise and ADC codes "
+                             "are not logged (signal groups current, noise, adc)")
         # features are 8-bit; an encoder of other width sees the top bits (or zero-extended)
         p = p.astype(np.int32)
         if self.bits_enc != 8:
@@ -263,7 +271,8 @@ class Runner:
         prof = self.profiler
         clock = time.perf_counter
         t0 = clock() if prof is not None else 0.0
-        enc_states = self._seeds(BLOCK_ENCODER, 0, 0, 1, self.enc_grid, sample_ids)
+        enc_states = (np.empty((nb, 0), np.uint64) if self.bitserial  # the bit-serial encoder has no LFSR
+                      else self._seeds(BLOCK_ENCODER, 0, 0, 1, self.enc_grid, sample_ids))
         if prof is not None:
             prof(SEEDS, "encoder", clock() - t0)
             t0 = clock()
@@ -278,7 +287,8 @@ class Runner:
             if "input" in sink.signals:
                 sink(INPUT, -1, p)
             if "seeds" in sink.signals:
-                sink("encoder/lfsr_seed", -1, enc_states.copy())
+                if not self.bitserial:
+                    sink("encoder/lfsr_seed", -1, enc_states.copy())
                 for name, (ss, so) in ssa_states.items():
                     sink(f"{name}/lfsr_seed_s", -1, ss.copy())
                     sink(f"{name}/lfsr_seed_o", -1, so.copy())
@@ -294,6 +304,8 @@ class Runner:
                 x = val[op.src[0]]
                 if op.kind == ENCODER:
                     y = self._encoder(x, enc_states, t, sink, wants("encoder"))
+                elif op.kind == XBAR and self.bitserial and op.src[0] == "encoder/spikes":
+                    y = self._xbar_bitserial(op.name, x, sample_ids, t, sink)
                 elif op.kind == XBAR:
                     y = self._xbar(op.name, x, sample_ids, t, sink)
                 elif op.kind == EMBED:
@@ -324,8 +336,46 @@ class Runner:
             sink.end_batch(logits)
         return logits
 
+    def _xbar_bitserial(self, name: str, planes: np.ndarray, sample_ids: np.ndarray, t: int,
+                        sink: Sink | None) -> np.ndarray:
+        """A crossbar layer read bit-serially (spec 5.3): one read pass per bit-plane j = 0 .. k-1.
+
+        Each pass is the layer's crossbar, noise and ADC of spec 4 on plane j, its codes summed over the row
+        tiles; the digital periphery adds ``codes_j << j`` (int64) and requantises the sum once (``M`` carries
+        the ``2^-k``, :func:`bittrue.program.requant_params`).  The output noise of pass j is keyed with the step
+        ``t * k + j`` (every conversion gets its own draw).
+        """
+        lay = self.layers[name]
+        nb, k, nt, _ = planes.shape
+        n_out = lay.g_diff_code.shape[1]
+        ident = self._scratch.get(("ident", n_out))
+        if ident is None:
+            ident = self._scratch[("ident", n_out)] = (np.ones(n_out, np.int64), np.zeros(n_out, np.int64))
+        codes = self._buf(("bs_codes", name), (nb, nt, n_out), np.int32, None)
+        acc = self._buf(("bs_acc", name), (nb, nt, n_out), np.int64, None, zero=True)
+        no_log = np.empty((0, 0, 0, 0), np.int32)
+        for j in range(k):
+            plane = np.ascontiguousarray(planes[:, j])
+            # identity requantisation (M = 1, B = 0, S = 0, 32 bits): the pass's sum of ADC codes
+            crossbar_layer(plane, lay.g_diff_code, self.tile_rows, self.tile_cols, lay.i_fs_code, lay.sigma_code,
+                           self.adc_bits, self.noise_on, self.root_seed, sample_ids, lay.layer_id, t * k + j,
+                           ident[0], ident[1], 0, 32, codes, no_log, no_log, np.empty((0, 0, 0, 0), np.int16))
+            bitserial_accumulate(acc, codes, j)
+        y = self._buf(("y", name), (nb, nt, n_out), np.int32, sink)
+        requant_layer(acc, lay.m_code, lay.b_code, lay.s_shift, self.lif_width, y)
+        if sink is not None and "requant" in sink.signals:
+            sink(f"{name}/y_code", t, y)
+        return y
+
     def _encoder(self, p: np.ndarray, states: np.ndarray, t: int, sink: Sink | None, log: bool) -> np.ndarray:
         arch = self.arch
+        if self.bitserial:
+            planes = self._buf(("planes",), (p.shape[0], self.bits_enc, arch.n_patches, arch.token_features),
+                               np.uint8, sink)
+            encoder_bitplane_layer(p, self.bits_enc, planes)
+            if log:
+                sink("encoder/spikes", t, planes)
+            return planes
         spikes = np.empty((p.shape[0], arch.n_patches, arch.token_features), dtype=np.uint8)
         dlog = np.empty(spikes.shape, np.int64) if log else np.empty((0, 0, 0), np.int64)
         encoder_layer(p, states, self.table_enc, self.bits_enc, self.sharing, spikes, dlog)

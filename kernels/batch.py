@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .encoder import encoder_spikes
+from .encoder import encoder_bitplanes, encoder_spikes
 from .lfsr import (SHARING_COMPARATOR, lfsr_count, lfsr_draw_bank_fast, lfsr_draw_bank_jump, lfsr_expand,
                    lfsr_seed_bank)
 from .ssa import pack_bits, pack_bits_t, ssa_head
@@ -55,6 +55,22 @@ def encoder_layer(prob_code, states, table, k, sharing, spikes_out, draw_log):
         encoder_spikes(prob_code[b], dr, spikes_out[b])
         if log:
             draw_log[b] = dr
+
+
+@njit(cache=True)
+def encoder_bitplane_layer(prob_code, bits, planes_out):
+    """Bit-serial input encoder of spec 5.3 for a batch (the same every time step: no random source).
+
+    ===========  ======================  ===========================================
+    argument     dtype / shape           meaning
+    ===========  ======================  ===========================================
+    prob_code    int32 (B, NP, F)        k-bit feature codes
+    bits         int                     k, the number of planes (read passes)
+    planes_out   uint8 (B, k, NP, F)     ``planes_out[b, j] = (prob_code[b] >> j) & 1``
+    ===========  ======================  ===========================================
+    """
+    for b in range(prob_code.shape[0]):
+        encoder_bitplanes(prob_code[b], bits, planes_out[b])
 
 
 @njit(cache=True, parallel=True)

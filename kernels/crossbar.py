@@ -223,6 +223,50 @@ def requant_code(acc, m, b, s, out_width):
 
 
 @njit(cache=True)
+def bitserial_accumulate(acc, codes, shift):
+    """Digital shift-add of one bit-serial read pass (spec 5.3): ``acc += codes << shift``.
+
+    ============  ======================  ==================================================
+    signal        dtype / shape           range
+    ============  ======================  ==================================================
+    acc           int64 (B, N, OUT)       running sum over passes of ``2^j x`` (pass j's codes)
+    codes         int32 (B, N, OUT)       one pass's sum of ADC codes over row tiles
+                                          (|codes| <= n_rt 2^(b-1) < 2^31)
+    shift         int                     the pass's bit weight j, 0 .. 15
+    ============  ======================  ==================================================
+
+    After k passes ``|acc| < 2^k n_rt 2^(b-1) < 2^47``: exact in int64.
+    """
+    a = acc.reshape(acc.size)
+    c = codes.reshape(codes.size)
+    for i in range(a.size):
+        a[i] += np.int64(c[i]) << np.int64(shift)
+
+
+@njit(cache=True, parallel=True)
+def requant_layer(acc, m_code, b_code, s_shift, out_width, y_code):
+    """Requantisation of spec 4.7 over a batch: ``y = sat((acc * M[c] + B[c]) >> S)`` per output column c.
+
+    ============  ======================  ==================================================
+    signal        dtype / shape           range
+    ============  ======================  ==================================================
+    acc           int64 (B, N, OUT)       bit-serial sum of ADC codes (|acc| < 2^47)
+    m_code        int64 (OUT,)            signed, below 2^(m_bits - 1) with |acc * M| < 2^62
+    b_code        int64 (OUT,)            offset, round-to-nearest folded in
+    s_shift       int                     0 .. 62
+    y_code        int32 (B, N, OUT)       signed ``out_width`` bits (saturating)
+    ============  ======================  ==================================================
+
+    ``prange`` over samples (each writes its own rows); the arithmetic is :func:`requant_code`'s.
+    """
+    nb, nt, n_out = acc.shape
+    for bi in prange(nb):
+        for tok in range(nt):
+            for c in range(n_out):
+                y_code[bi, tok, c] = requant_code(acc[bi, tok, c], m_code[c], b_code[c], s_shift, out_width)
+
+
+@njit(cache=True)
 def adc_fast_consts(i_fs_code, bits):
     """Per-call constants of :func:`_adc_offset` for full scale ``I_fs`` and ``b`` bits: ``(x_lo, x_hi, c1, c2h)``.
 

@@ -99,6 +99,11 @@ def ref_encoder(prob_codes, draws):
     return [1 if int(r) < int(p) else 0 for p, r in zip(prob_codes, draws)]
 
 
+def ref_encoder_bitplanes(prob_codes, bits: int):
+    """Bit-serial mode: plane j lists bit j of every code (``[[(p >> j) & 1 for p in codes] for j in range(bits)]``)."""
+    return [[(int(p) >> j) & 1 for p in prob_codes] for j in range(bits)]
+
+
 # =============================================================================
 # 4. SSA engine (spec 3), one head, one time step
 # =============================================================================
@@ -268,6 +273,28 @@ def ref_crossbar_layer(spikes, g_diff, rows: int, cols: int, i_fs, sigma, bits: 
                     a_log[bi][tok][rt][c] = code
                 y[bi][tok][c] = ref_requant(acc, int(m[c]), int(b[c]), s, width)
     return y, i_log, n_log, a_log
+
+
+def ref_bitserial_layer(planes, g_diff, rows: int, cols: int, i_fs, sigma, bits: int, noise_on: int,
+                        root: int, sample_ids, layer_id: int, t: int, m, b, s: int, width: int):
+    """Naive bit-serial crossbar layer (spec 5.3): planes[b][j][n][r] (plane j of the codes), one read pass each.
+
+    Pass j is :func:`ref_crossbar_layer` on plane j with its noise keyed by step ``t * k + j`` and no
+    requantisation (its codes summed over the row tiles); the passes add as ``sum_j codes_j 2^j``, requantised once.
+    """
+    nb, k = len(planes), len(planes[0])
+    nt, n_out = len(planes[0][0]), len(g_diff[0])
+    acc = [[[0] * n_out for _ in range(nt)] for _ in range(nb)]
+    for j in range(k):
+        plane = [planes[bi][j] for bi in range(nb)]
+        _, _, _, a_log = ref_crossbar_layer(plane, g_diff, rows, cols, i_fs, sigma, bits, noise_on, root, sample_ids,
+                                            layer_id, t * k + j, [1] * n_out, [0] * n_out, 0, 32)
+        for bi in range(nb):
+            for tok in range(nt):
+                for c in range(n_out):
+                    acc[bi][tok][c] += sum(a_log[bi][tok][rt][c] for rt in range(len(a_log[bi][tok]))) << j
+    return [[[ref_requant(acc[bi][tok][c], int(m[c]), int(b[c]), s, width) for c in range(n_out)]
+             for tok in range(nt)] for bi in range(nb)]
 
 
 # =============================================================================

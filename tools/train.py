@@ -251,7 +251,7 @@ def _main(args, argv) -> int:  # noqa: C901
     from bittrue.floatmodel import float_predict
     from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model, training_stages
     from bittrue.fileio import atomic_output, check_output
-    from bittrue.modes import Reset
+    from bittrue.modes import EncoderMode, Reset
 
     arch = ARCHITECTURES[ARCH_OF[args.arch]]
     if args.timesteps:
@@ -391,6 +391,7 @@ def _main(args, argv) -> int:  # noqa: C901
                              leak_shift=leak_shift, hard_reset=reset_name == "hard",
                              qkv_beta_init=args.qkv_beta_init).to(dev)
     state = snn.state
+    state.encoder_sample = hw.encoder.mode != EncoderMode.BITSERIAL  # spec 5.3: the bit-serial input is exact
     if init_fm is not None:
         if init_fm.arch != arch:
             raise InputError(f"--init {args.init}: architecture {init_fm.arch.name} differs from {arch.name}")
@@ -436,6 +437,7 @@ def _main(args, argv) -> int:  # noqa: C901
         "label_smoothing": args.label_smoothing, "shift_prob": args.shift_prob,
         "surrogate": "atan alpha=2, reset detached", "threshold_learned": bool(args.learn_threshold),
         "leak_shift": leak_shift, "reset": reset_name, "k_s": k_s, "k_o": k_o,
+        "encoder_mode": hw.encoder.mode.name.lower(),
         "pixel_scaling": ("p = round(v * 255 / 16), encoder P = p / 256" if args.arch == "digits"
                           else "p = pixel byte, encoder P = p / 256"),
         "hw_aware": {**opts.as_dict(), "noise_warmup_epochs": args.noise_warmup,
@@ -451,7 +453,7 @@ def _main(args, argv) -> int:  # noqa: C901
         fm = load_float_model(tmp)
         t0 = time.perf_counter()
         pred = float_predict(fm, xte_code, seed=args.eval_seed, leak_shift=leak_shift, reset=reset, k_s=k_s,
-                             k_o=k_o)
+                             k_o=k_o, encoder_mode=hw.encoder.mode, encoder_bits=hw.encoder.bits)
         t_np = time.perf_counter() - t0
         float_acc = float(np.mean(pred == yte))
         fm.training["numpy_float_test_acc"] = round(float_acc, 6)

@@ -258,6 +258,7 @@ def main(argv=None) -> int:  # noqa: C901
     from bittrue.floatmodel import float_forward
     from bittrue.mimo_baselines import detect, mean_ser, ser_by_snr
     from bittrue.model import ARCHITECTURES, ModelError, load_float_model, save_float_model, training_stages
+    from bittrue.modes import EncoderMode
     from bittrue.workloads import mimo_config
 
     try:
@@ -301,6 +302,7 @@ def main(argv=None) -> int:  # noqa: C901
                              learn_threshold=not args.fixed_threshold, leak_shift=hw.lif.leak_shift,
                              hard_reset=hw.lif.reset.name == "HARD", qkv_beta_init=args.qkv_beta_init).to(dev)
     state = net.state
+    state.encoder_sample = hw.encoder.mode != EncoderMode.BITSERIAL  # spec 5.3: the bit-serial input is exact
     init_stages = []
     if init_fm is not None:  # fine-tuning: keep the chain of commands that produced the starting model
         load_snn(net, init_fm)
@@ -448,6 +450,7 @@ def main(argv=None) -> int:  # noqa: C901
         "qkv_beta_init": args.qkv_beta_init,
         "threshold_learned": not args.fixed_threshold, "surrogate": "atan alpha=2, reset detached",
         "leak_shift": hw.lif.leak_shift, "reset": hw.lif.reset.name.lower(), "k_s": k_s, "k_o": k_o,
+        "encoder_mode": hw.encoder.mode.name.lower(),
         "hw_aware": {**opts.as_dict(), "noise_start_fraction": args.noise_start,
                      "noise_warmup_fraction": args.noise_warmup,
                      "hardware": None if args.hardware is None else str(args.hardware)},
@@ -465,7 +468,8 @@ def main(argv=None) -> int:  # noqa: C901
             rng = np.random.default_rng(args.eval_seed)
             codes = prompt_tokens(val, cfg)
             lg = np.concatenate([float_forward(fm, codes[i:i + 256], timesteps=arch.timesteps, rng=rng, k_s=k_s,
-                                               k_o=k_o, leak_shift=hw.lif.leak_shift, reset=hw.lif.reset)
+                                               k_o=k_o, leak_shift=hw.lif.leak_shift, reset=hw.lif.reset,
+                                               encoder_mode=hw.encoder.mode, encoder_bits=hw.encoder.bits)
                                  for i in range(0, len(codes), 256)])
             np_ser = mean_ser(ser_table(np.argmax(lg, -1), val, cfg))
             fm.training["numpy_float_val_mean_ser"] = round(np_ser, 6)

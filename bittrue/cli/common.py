@@ -39,6 +39,16 @@ def check_user_dataset(args) -> None:
                          "docs/cifar10.md)")
 
 
+def check_loggable(cfg, option: str) -> None:
+    """Golden vectors and activation logs hold the rate encoder's signals only: refuse ``encoder.mode = bitserial``
+    (its per-pass currents and ADC codes have no place in the schema yet, docs/golden-schema.md)."""
+    from ..modes import EncoderMode
+
+    if cfg.encoder.mode == EncoderMode.BITSERIAL:
+        raise UsageError(f"{option}: golden vectors and logs are not written for encoder.mode = bitserial yet "
+                         f"(docs/golden-schema.md); run without it or with encoder.mode = rate")
+
+
 def check_replayable_option(signals, option: str) -> None:
     """``--replayable``: a UsageError unless an RTL replay could use every stored block (golden-schema 5.2)."""
     from ..golden import check_replayable
@@ -60,7 +70,8 @@ def float_logits(model, cfg: HardwareConfig, x: np.ndarray, T: int, batch: int, 
         for i in range(0, len(x), batch):
             logits[i:i + batch] = float_forward(
                 model, x[i:i + batch], timesteps=T, rng=rng, k_s=cfg.resolved_k_s(arch.d_k),
-                k_o=cfg.resolved_k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset)
+                k_o=cfg.resolved_k_o(arch.n_tokens), leak_shift=cfg.lif.leak_shift, reset=cfg.lif.reset,
+                encoder_mode=cfg.encoder.mode, encoder_bits=cfg.encoder.bits)
             b.update(min(batch, len(x) - i))
     return logits
 

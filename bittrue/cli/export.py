@@ -6,7 +6,7 @@ import numpy as np
 from ..options import UsageError
 from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar
-from .common import check_replayable_option, check_user_dataset, chip_bytes
+from .common import check_loggable, check_replayable_option, check_user_dataset, chip_bytes
 
 
 def cmd_golden(args) -> int:
@@ -25,6 +25,7 @@ def cmd_golden(args) -> int:
         check_replayable_option(args.signals, "--signals")
     check_output(args.output, args.force)
     cfg, model, chip, arch = model_or_chip(args, args.dataset)  # chip: --chip / --image, else None
+    check_loggable(cfg, "golden")
     x, labels, ids, sel = load_selection(args.dataset, args.split, arch, args.start, args.samples, args.data_dir)
     if chip is None:
         chip = build_chip(model, cfg, args.device, args.drift_time, args.no_drift_compensation,

@@ -12,7 +12,8 @@ from ..options import UsageError
 from ..options import fmt_time as _fmt_time
 from ..pipeline import build_chip, load_selection, model_or_chip
 from ..progress import bar, log
-from .common import check_replayable_option, check_user_dataset, chip_bytes, float_logits, no_complete_batch
+from .common import (check_loggable, check_replayable_option, check_user_dataset, chip_bytes, float_logits,
+                     no_complete_batch)
 
 
 def cmd_infer(args) -> int:
@@ -35,6 +36,7 @@ def cmd_infer(args) -> int:
     if args.log:
         from ..fileio import check_output, partial_path
 
+        check_loggable(cfg, "--log")
         check_output(args.log, args.force)
         if args.resume and not partial_path(args.log).exists():
             raise UsageError(f"--resume: no partial log {partial_path(args.log)} to continue")

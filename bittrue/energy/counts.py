@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..kernels.lfsr import lfsr_count
+from ..modes import EncoderMode
 from .. import netlist as nl
 from ..model import Architecture
 from .table import EnergyTableError
@@ -72,7 +73,9 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
     ``and_evals_score = and_evals_output = T x heads x N^2 x d_k`` per block;
     ``adc_conversions = T x tokens x row_tiles x out`` per layer (every column of every tile
     converts for every token, spec 4.1); ``requant_macs = T x tokens x out``;
-    ``psum_adds = T x tokens x (row_tiles - 1) x out``; ``lif_updates = T x tokens x width``;
+    ``psum_adds = T x tokens x (row_tiles - 1) x out``; with ``encoder.mode = "bitserial"`` (spec 5.3) the
+    embedding converts once per bit-plane (``row_tiles`` becomes ``row_tiles x encoder.bits`` in both, and its
+    buffer reads are the codes' bits), and the encoder has no LFSR steps, comparators or buffer writes; ``lif_updates = T x tokens x width``;
     buffer bits are whole spike vectors (zeros included) written once and read once per consumer;
     ``state_bits`` = 2 x lif.width per LIF update or residual add (read + write), plus lif.width
     per residual-stream read by ``lif.blocks.b.in`` / ``.mlp_in``.
@@ -87,16 +90,21 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
     w_lif = cfg.lif.width
     sites: dict[str, dict[str, int]] = {}
     npf = arch.n_patches * arch.token_features
-    sites["encoder"] = {"lfsr_steps": int(lfsr_count(sh, arch.n_patches, arch.token_features)) * (spd or bits_enc) * k,
-                        "comparator_ops": npf * k, "buffer_bits_written": npf * k,
-                        "buffer_bits_read": npf * bits_enc * k}  # the feature codes, re-read every step
+    bitserial = cfg.encoder.mode == EncoderMode.BITSERIAL
+    if bitserial:  # spec 5.3: no LFSR, no comparator; the embedding reads the codes' bits (counted there)
+        sites["encoder"] = {"lfsr_steps": 0, "comparator_ops": 0, "buffer_bits_written": 0, "buffer_bits_read": 0}
+    else:
+        sites["encoder"] = {"lfsr_steps": int(lfsr_count(sh, arch.n_patches, arch.token_features)) * (spd or bits_enc) * k,
+                            "comparator_ops": npf * k, "buffer_bits_written": npf * k,
+                            "buffer_bits_read": npf * bits_enc * k}  # the feature codes, re-read every step
     shapes = arch.linear_shapes()
     toks = crossbar_inputs(arch)
     for name, (n_in, n_out) in shapes.items():
         n_rt = ceil_div(n_in, cfg.tile.rows)
         t_ = toks[name]
-        c = {"adc_conversions": t_ * n_rt * n_out * k, "psum_adds": t_ * (n_rt - 1) * n_out * k,
-             "requant_macs": t_ * n_out * k, "buffer_bits_read": t_ * n_in * k}
+        passes = bits_enc if bitserial and name == "embed" else 1  # one read pass per bit-plane
+        c = {"adc_conversions": t_ * n_rt * passes * n_out * k, "psum_adds": t_ * (n_rt * passes - 1) * n_out * k,
+             "requant_macs": t_ * n_out * k, "buffer_bits_read": t_ * n_in * passes * k}
         if name == "head":
             c["logit_adds"] = arch.n_readout * arch.n_classes * k
         sites[name] = c
