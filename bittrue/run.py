@@ -260,9 +260,6 @@ class Runner:
             raise ValueError(f"inputs have shape {p.shape}, expected (B, {arch.n_patches}, {arch.token_features})")
         sample_ids = np.ascontiguousarray(sample_ids, dtype=np.int64)
         nb = p.shape[0]
-        if self.bitserial and sink is not None and sink.signals & {"current", "noise", "adc"}:
-            raise ValueError("encoder.mode = bitserial: the embedding's per-pass currents, noise and ADC codes "
-                             "are not logged (signal groups current, noise, adc)")
         # features are 8-bit; an encoder of other width sees the top bits (or zero-extended)
         p = p.astype(np.int32)
         if self.bits_enc != 8:
@@ -343,7 +340,8 @@ class Runner:
         Each pass is the layer's crossbar, noise and ADC of spec 4 on plane j, its codes summed over the row
         tiles; the digital periphery adds ``codes_j << j`` (int64) and requantises the sum once (``M`` carries
         the ``2^-k``, :func:`bittrue.program.requant_params`).  The output noise of pass j is keyed with the step
-        ``t * k + j`` (every conversion gets its own draw).
+        ``t * k + j`` (every conversion gets its own draw).  A sink asking for the ``current``, ``noise`` or ``adc``
+        groups receives them with a pass axis after the batch: (B, k, N, n_row_tiles, OUT).
         """
         lay = self.layers[name]
         nb, k, nt, _ = planes.shape
@@ -353,16 +351,30 @@ class Runner:
             ident = self._scratch[("ident", n_out)] = (np.ones(n_out, np.int64), np.zeros(n_out, np.int64))
         codes = self._buf(("bs_codes", name), (nb, nt, n_out), np.int32, None)
         acc = self._buf(("bs_acc", name), (nb, nt, n_out), np.int64, None, zero=True)
+        want = sink is not None and bool(sink.signals & {"current", "noise", "adc"})
+        if want:  # per pass (B, N, n_rt, OUT), stacked on a pass axis after the batch: (B, k, N, n_rt, OUT)
+            shp = (nb, k, nt, -(-lay.g_diff_code.shape[0] // self.tile_rows), n_out)
+            i_log, n_log, a_log = np.empty(shp, np.int32), np.empty(shp, np.int32), np.empty(shp, np.int16)
         no_log = np.empty((0, 0, 0, 0), np.int32)
+        no_alog = np.empty((0, 0, 0, 0), np.int16)
         for j in range(k):
             plane = np.ascontiguousarray(planes[:, j])
+            logs = ((np.empty(shp[:1] + shp[2:], np.int32), np.empty(shp[:1] + shp[2:], np.int32),
+                     np.empty(shp[:1] + shp[2:], np.int16)) if want else (no_log, no_log, no_alog))
             # identity requantisation (M = 1, B = 0, S = 0, 32 bits): the pass's sum of ADC codes
             crossbar_layer(plane, lay.g_diff_code, self.tile_rows, self.tile_cols, lay.i_fs_code, lay.sigma_code,
                            self.adc_bits, self.noise_on, self.root_seed, sample_ids, lay.layer_id, t * k + j,
-                           ident[0], ident[1], 0, 32, codes, no_log, no_log, np.empty((0, 0, 0, 0), np.int16))
+                           ident[0], ident[1], 0, 32, codes, *logs)
+            if want:
+                i_log[:, j], n_log[:, j], a_log[:, j] = logs
             bitserial_accumulate(acc, codes, j)
         y = self._buf(("y", name), (nb, nt, n_out), np.int32, sink)
         requant_layer(acc, lay.m_code, lay.b_code, lay.s_shift, self.lif_width, y)
+        if want:
+            for group, sig, arr in (("current", "i_code", i_log), ("noise", "noise_code", n_log),
+                                    ("adc", "adc_code", a_log)):
+                if group in sink.signals:
+                    sink(f"{name}/{sig}", t, arr)
         if sink is not None and "requant" in sink.signals:
             sink(f"{name}/y_code", t, y)
         return y

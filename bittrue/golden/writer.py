@@ -80,6 +80,9 @@ class GoldenWriter:
         from ..hwfile import write_chip
         from ..run import SIGNALS
 
+        if runner.bitserial:
+            raise ValueError("GoldenWriter: encoder.mode = bitserial has no place in schema "
+                             f"{SCHEMA_VERSION} (docs/golden-schema.md): write golden vectors of the rate encoder")
         self._bind(f, runner, signals, n_samples)
         sig = self.signals
         chip = runner.chip

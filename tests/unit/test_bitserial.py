@@ -191,8 +191,31 @@ def test_differs_from_rate_and_has_no_encoder_lfsr(chip):
     lg = Runner(chip, timesteps=2).run_batch(x, np.arange(2), sink)
     assert not any(p.startswith("encoder/") for p, _ in sink.log)
     assert not np.array_equal(lg, Runner(rate_chip, timesteps=2).run_batch(x, np.arange(2)))
-    with pytest.raises(ValueError, match="bitserial"):
-        Runner(chip, timesteps=1).run_batch(x, np.arange(2), Keep({"adc"}))
+
+
+def test_per_pass_logs_add_up_to_the_output(chip):
+    """current / noise / adc groups come with a pass axis; their ADC codes, shift-added, give the embedding."""
+    x = _x(2, 5)
+    sink = Keep({"current", "noise", "adc", "requant"})
+    Runner(chip, timesteps=1).run_batch(x, np.arange(2), sink)
+    lay = chip.layer("embed")
+    a = sink.log[("embed/adc_code", 0)]
+    i, n = sink.log[("embed/i_code", 0)], sink.log[("embed/noise_code", 0)]
+    assert a.shape == i.shape == n.shape == (2, 8, ARCH.n_patches, 1, ARCH.dim)
+    assert np.any(n != 0) and np.any(a[:, 7] != a[:, 0])
+    acc = sum(a[:, j].astype(np.int64).sum(axis=2) << j for j in range(8))
+    want = [[[ref_requant(int(acc[b, t, c]), int(lay.m_code[c]), int(lay.b_code[c]), lay.s_shift, 16)
+              for c in range(ARCH.dim)] for t in range(ARCH.n_patches)] for b in range(2)]
+    assert sink.log[("embed/y_code", 0)].tolist() == want
+
+
+def test_golden_writer_refuses_bitserial(chip, tmp_path):
+    import h5py
+
+    from bittrue.golden import GoldenWriter
+
+    with h5py.File(tmp_path / "g.h5", "w") as fh, pytest.raises(ValueError, match="bitserial"):
+        GoldenWriter(fh, Runner(chip, timesteps=1), ["spikes"])
 
 
 # ---------------------------------------------------------------------------------------------- config, energy
@@ -240,3 +263,18 @@ def test_cli_warns_when_the_model_was_trained_for_the_other_mode(tmp_path, capsy
     rc = cli.main(["infer", "--limit", "4", "--model", str(tmp_path / "m.h5"), "--hardware", str(hw)])
     err = capsys.readouterr().err
     assert rc == 0 and 'trained with encoder.mode = "rate"' in err
+
+
+def test_activity_counter_counts_the_planes(chip):
+    """Live energy counts: the embedding's active rows are the 1 bits of every plane, read once per pass."""
+    from bittrue.energy import ActivityCounter, MultiSink
+
+    x = _x(3, 6)
+    r = Runner(chip, timesteps=2)
+    counter, keep = ActivityCounter(chip.arch, chip.config, r.T), Keep({"encoder"})
+    r.run_batch(x, np.arange(3), MultiSink(counter, keep))
+    c = counter.counts().sites
+    ones = int(sum(np.unpackbits(x[..., None], axis=-1).sum() for _ in range(2)))
+    assert c["embed"]["active_rows"] == ones == sum(int(v.sum()) for v in keep.log.values())
+    assert c["embed"]["cell_reads"] == ones * ARCH.dim
+    assert c["encoder"]["spikes"] == ones and c["encoder"]["lfsr_steps"] == 0
