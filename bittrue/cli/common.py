@@ -39,13 +39,14 @@ def check_user_dataset(args) -> None:
                          "docs/cifar10.md)")
 
 
-def check_loggable(cfg, option: str) -> None:
+def check_loggable(cfg, option: str | None) -> None:
     """Golden vectors and activation logs hold the rate encoder's signals only: refuse ``encoder.mode = bitserial``
     (its per-pass currents and ADC codes have no place in the schema yet, docs/golden-schema.md)."""
     from ..modes import EncoderMode
 
     if cfg.encoder.mode == EncoderMode.BITSERIAL:
-        raise UsageError(f"{option}: golden vectors and logs are not written for encoder.mode = bitserial yet "
+        lead = f"{option}: " if option else ""
+        raise UsageError(f"{lead}golden vectors and logs are not written for encoder.mode = bitserial yet "
                          f"(docs/golden-schema.md); run without it or with encoder.mode = rate")
 
 
