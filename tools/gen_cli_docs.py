@@ -108,7 +108,11 @@ anyway.
 choice when it works (`NUMBA_CACHE_DIR`, else `__pycache__` beside the kernels, else `~/.cache/numba`);
 with a read-only install and an unwritable HOME (or an unwritable `NUMBA_CACHE_DIR`) it uses
 `$TMPDIR/bittrue-numba-cache-<uid>` (a directory of this user, mode 0700) and prints one `bittrue: note:`
-line. `--version` and `--help` work in that environment too.
+line. `--version` and `--help` work in that environment too. Numba's cache does not notice when a kernel that
+another kernel calls has changed (the caller keeps the old code inlined), so on import bittrue hashes the kernel
+sources and, when the hash differs from the one recorded beside the cache (`bittrue-kernels.sha256`), deletes the
+kernels' cache files: after an update of an editable install the kernels compile once more instead of running
+stale code.
 
 ## Error classes (all exit 2, one line `bittrue COMMAND: error: ...`)
 
