@@ -26,7 +26,7 @@ import numpy as np
 from .config import ConfigError, HardwareConfig
 from .kernels.crossbar import SIGMA_CODE_LIMIT
 from .model import Architecture, FloatModel
-from .modes import EncoderMode, Mapping
+from .modes import Mapping
 
 
 @dataclass
@@ -120,8 +120,7 @@ def calibration_bytes(arch: Architecture, cfg: HardwareConfig, n_samples: int) -
     for name, (n_in, n_out) in arch.linear_shapes().items():
         n_rt, n_ct = n_tiles(n_in, cfg.tile.rows), n_tiles(n_out, cfg.tile.cols)
         kept = min(1 << 14, rows * min(n_out, cfg.tile.cols))
-        passes = cfg.encoder.bits if name == "embed" and cfg.encoder.mode == EncoderMode.BITSERIAL else 1
-        total += n_rt * n_ct * calls * passes * kept * 8
+        total += n_rt * n_ct * calls * cfg.read_passes(name) * kept * 8
     return total + 64 * arch.n_tokens * max(o for _, o in arch.linear_shapes().values()) * 8
 
 

@@ -164,6 +164,11 @@ class HardwareConfig:
         """Resolved K_O for ``n_tokens`` tokens (spec 3.4): ``ssa.k_o``, or N rounded up where it is 0."""
         return self.ssa.k_o or next_pow2(n_tokens)
 
+    def read_passes(self, layer: str) -> int:
+        """Read passes of crossbar layer ``layer`` per time step: ``encoder.bits`` for the embedding when
+        ``encoder.mode = "bitserial"`` (one pass per bit-plane, spec 5.3), else 1."""
+        return self.encoder.bits if layer == "embed" and self.encoder.mode == EncoderMode.BITSERIAL else 1
+
     # ------------------------------------------------------------------ validation
     def validate(self) -> "HardwareConfig":
         """Check every field; raise :class:`ConfigError` naming field, value and range."""

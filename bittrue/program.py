@@ -26,7 +26,6 @@ import numpy as np
 
 from .compile import HardwareImage, LayerImage, n_tiles, quantise_conductance
 from .config import ConfigError, HardwareConfig, PCMConfig
-from .modes import EncoderMode
 
 DEVICES = ("ideal", "pcm")
 
@@ -114,12 +113,6 @@ def _device_conductance(g_t: np.ndarray, p: PCMConfig, t_s: float, rng: np.rando
     return device_conductance(g_t, p, t_s, xi_p, xi_d, xi_r)
 
 
-def bitserial_layer(lay_name: str, cfg: HardwareConfig) -> bool:
-    """Whether crossbar layer ``lay_name`` reads its inputs bit-serially (spec 5.3: the embedding, when
-    ``encoder.mode = "bitserial"``)."""
-    return lay_name == "embed" and cfg.encoder.mode == EncoderMode.BITSERIAL
-
-
 def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig) -> tuple[np.ndarray, np.ndarray, int]:
     """Integer (M, B, S) with y_code = (acc * M + B) >> S ~ a * (W x) + b in fixed point (spec 4.7).
 
@@ -129,7 +122,8 @@ def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig)
     t = cfg.tile
     fb = cfg.lif.frac_bits
     ifs_cols = np.repeat(lay.i_fs_code, t.cols)[: lay.n_out].astype(np.float64)
-    in_scale = 2.0 ** -cfg.encoder.bits if bitserial_layer(lay.name, cfg) else 1.0
+    passes = cfg.read_passes(lay.name)
+    in_scale = 2.0 ** -passes if passes > 1 else 1.0  # a bit-serial sum is 2^k times the spike-vector sum
     m_real = (lay.affine_a * lay.w_max * ifs_cols * alpha_cols * 2.0 ** fb * in_scale
               / 2.0 ** (t.g_bits + t.adc_bits - 1))
     b_real = lay.affine_b * 2.0 ** fb
@@ -145,8 +139,8 @@ def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig)
         s += 1
     m = np.floor(m_real * 2.0 ** s + 0.5).astype(np.int64)
     b = np.floor(b_real * 2.0 ** s + 0.5).astype(np.int64)
-    if bitserial_layer(lay.name, cfg):  # acc reaches (2^k - 1) n_rt 2^(b-1); acc * M + B must fit int64
-        acc_max = ((1 << cfg.encoder.bits) - 1) * n_tiles(lay.n_in, t.rows) * (1 << (t.adc_bits - 1))
+    if passes > 1:  # bit-serial: acc reaches (2^k - 1) n_rt 2^(b-1); acc * M + B must fit int64
+        acc_max = ((1 << passes) - 1) * n_tiles(lay.n_in, t.rows) * (1 << (t.adc_bits - 1))
         if acc_max * int(np.max(np.abs(m), initial=0)) + int(np.max(np.abs(b), initial=0)) + (1 << s) >= 1 << 63:
             raise ConfigError(f"encoder.mode = bitserial: the requantisation of layer {lay.name} would overflow "
                               f"64 bits (encoder.bits = {cfg.encoder.bits}, tile.adc_bits = {t.adc_bits}, "

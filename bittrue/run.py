@@ -291,6 +291,10 @@ class Runner:
                     sink(f"{name}/lfsr_seed_o", -1, so.copy())
         lifs = {op.name: self._buf(("v", op.name), (nb, op.tokens, op.n_out), np.int32, None, zero=True)
                 for op in ops if op.kind == LIF}
+        if self.bitserial:  # the bit-planes are the same at every step: made once per batch, one array per pass
+            planes = np.empty((nb, self.bits_enc, arch.n_patches, arch.token_features), np.uint8)
+            encoder_bitplane_layer(p, self.bits_enc, planes)
+            pass_inputs = [np.ascontiguousarray(planes[:, j]) for j in range(self.bits_enc)]
         logits = np.zeros((nb, arch.n_readout, arch.n_classes), dtype=np.int64)
         wants = (lambda g: g in sink.signals) if sink is not None else (lambda g: False)
         for t in range(self.T):
@@ -299,10 +303,14 @@ class Runner:
                 if prof is not None:
                     t0 = clock()
                 x = val[op.src[0]]
-                if op.kind == ENCODER:
+                if op.kind == ENCODER and self.bitserial:
+                    y = planes
+                    if wants("encoder"):
+                        sink("encoder/spikes", t, planes)
+                elif op.kind == ENCODER:
                     y = self._encoder(x, enc_states, t, sink, wants("encoder"))
-                elif op.kind == XBAR and self.bitserial and op.src[0] == "encoder/spikes":
-                    y = self._xbar_bitserial(op.name, x, sample_ids, t, sink)
+                elif op.kind == XBAR and self.cfg.read_passes(op.name) > 1:
+                    y = self._xbar_bitserial(op.name, pass_inputs, sample_ids, t, sink)
                 elif op.kind == XBAR:
                     y = self._xbar(op.name, x, sample_ids, t, sink)
                 elif op.kind == EMBED:
@@ -333,18 +341,19 @@ class Runner:
             sink.end_batch(logits)
         return logits
 
-    def _xbar_bitserial(self, name: str, planes: np.ndarray, sample_ids: np.ndarray, t: int,
+    def _xbar_bitserial(self, name: str, planes: list[np.ndarray], sample_ids: np.ndarray, t: int,
                         sink: Sink | None) -> np.ndarray:
         """A crossbar layer read bit-serially (spec 5.3): one read pass per bit-plane j = 0 .. k-1.
 
         Each pass is the layer's crossbar, noise and ADC of spec 4 on plane j, its codes summed over the row
         tiles; the digital periphery adds ``codes_j << j`` (int64) and requantises the sum once (``M`` carries
         the ``2^-k``, :func:`bittrue.program.requant_params`).  The output noise of pass j is keyed with the step
-        ``t * k + j`` (every conversion gets its own draw).  A sink asking for the ``current``, ``noise`` or ``adc``
+        ``t * k + j`` (every conversion gets its own draw).  ``planes[j]`` is plane j, uint8 (B, N, IN), C-contiguous.  A sink asking for the ``current``, ``noise`` or ``adc``
         groups receives them with a pass axis after the batch: (B, k, N, n_row_tiles, OUT).
         """
         lay = self.layers[name]
-        nb, k, nt, _ = planes.shape
+        k = len(planes)
+        nb, nt, _ = planes[0].shape
         n_out = lay.g_diff_code.shape[1]
         ident = self._scratch.get(("ident", n_out))
         if ident is None:
@@ -357,8 +366,7 @@ class Runner:
             i_log, n_log, a_log = np.empty(shp, np.int32), np.empty(shp, np.int32), np.empty(shp, np.int16)
         no_log = np.empty((0, 0, 0, 0), np.int32)
         no_alog = np.empty((0, 0, 0, 0), np.int16)
-        for j in range(k):
-            plane = np.ascontiguousarray(planes[:, j])
+        for j, plane in enumerate(planes):
             logs = ((np.empty(shp[:1] + shp[2:], np.int32), np.empty(shp[:1] + shp[2:], np.int32),
                      np.empty(shp[:1] + shp[2:], np.int16)) if want else (no_log, no_log, no_alog))
             # identity requantisation (M = 1, B = 0, S = 0, 32 bits): the pass's sum of ADC codes
@@ -381,13 +389,6 @@ class Runner:
 
     def _encoder(self, p: np.ndarray, states: np.ndarray, t: int, sink: Sink | None, log: bool) -> np.ndarray:
         arch = self.arch
-        if self.bitserial:
-            planes = self._buf(("planes",), (p.shape[0], self.bits_enc, arch.n_patches, arch.token_features),
-                               np.uint8, sink)
-            encoder_bitplane_layer(p, self.bits_enc, planes)
-            if log:
-                sink("encoder/spikes", t, planes)
-            return planes
         spikes = np.empty((p.shape[0], arch.n_patches, arch.token_features), dtype=np.uint8)
         dlog = np.empty(spikes.shape, np.int64) if log else np.empty((0, 0, 0), np.int64)
         encoder_layer(p, states, self.table_enc, self.bits_enc, self.sharing, spikes, dlog)

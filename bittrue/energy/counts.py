@@ -102,7 +102,7 @@ def closed_form_counts(arch: Architecture, cfg: HardwareConfig, timesteps: int,
     for name, (n_in, n_out) in shapes.items():
         n_rt = ceil_div(n_in, cfg.tile.rows)
         t_ = toks[name]
-        passes = bits_enc if bitserial and name == "embed" else 1  # one read pass per bit-plane
+        passes = cfg.read_passes(name)  # one read pass per bit-plane for a bit-serial embedding
         c = {"adc_conversions": t_ * n_rt * passes * n_out * k, "psum_adds": t_ * (n_rt * passes - 1) * n_out * k,
              "requant_macs": t_ * n_out * k, "buffer_bits_read": t_ * n_in * passes * k}
         if name == "head":

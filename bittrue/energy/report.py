@@ -8,7 +8,6 @@ from typing import Any
 from ..config import HardwareConfig
 from .. import netlist as nl
 from ..model import Architecture
-from ..modes import EncoderMode
 from .baseline import baseline_energy
 from .counts import ActivityCounts, ceil_div, log2_int, site_block
 from .table import EnergyTable, XPK1_CATEGORIES, load_energy_table
@@ -39,8 +38,8 @@ def xpk1_site_energy(site: str, c: dict[str, int], arch: Architecture, cfg: Hard
     elif "cell_reads" in c or "adc_conversions" in c:
         n_in = arch.linear_shapes()[site][0]
         psum_bits = cfg.tile.adc_bits + max(0, math.ceil(math.log2(ceil_div(n_in, cfg.tile.rows))))
-        if site == "embed" and cfg.encoder.mode == EncoderMode.BITSERIAL:
-            psum_bits += cfg.encoder.bits  # the shift-added passes (spec 5.3)
+        if cfg.read_passes(site) > 1:
+            psum_bits += cfg.encoder.bits  # the shift-added passes of a bit-serial embedding (spec 5.3)
         put("pcm_read", c.get("cell_reads", 0) * tab.cell_read_pJ)
         put("adc", c["adc_conversions"] * tab.adc_pJ(cfg.tile.adc_bits))
         rq = tab.mul_pJ(psum_bits, cfg.tile.requant_m_bits) + tab.add_pJ(psum_bits + cfg.tile.requant_m_bits)
