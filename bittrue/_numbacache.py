@@ -85,7 +85,6 @@ def ensure_cache_dir() -> str | None:
     return f"{why}: compiled kernels are cached in {d} (set NUMBA_CACHE_DIR to choose)"
 
 
-
 def kernels_digest(kernels_dir: Path) -> str:
     """sha256 over the names and bytes of the kernel sources (``*.py`` of ``kernels_dir``, sorted)."""
     h = hashlib.sha256()

@@ -164,10 +164,15 @@ class HardwareConfig:
         """Resolved K_O for ``n_tokens`` tokens (spec 3.4): ``ssa.k_o``, or N rounded up where it is 0."""
         return self.ssa.k_o or next_pow2(n_tokens)
 
+    def bitserial_layer(self, layer: str) -> bool:
+        """Whether crossbar layer ``layer`` reads the input codes bit-serially: the embedding when
+        ``encoder.mode = "bitserial"`` (spec 5.3)."""
+        return layer == "embed" and self.encoder.mode == EncoderMode.BITSERIAL
+
     def read_passes(self, layer: str) -> int:
-        """Read passes of crossbar layer ``layer`` per time step: ``encoder.bits`` for the embedding when
-        ``encoder.mode = "bitserial"`` (one pass per bit-plane, spec 5.3), else 1."""
-        return self.encoder.bits if layer == "embed" and self.encoder.mode == EncoderMode.BITSERIAL else 1
+        """Read passes of crossbar layer ``layer`` per time step: ``encoder.bits`` for a bit-serial layer (one
+        pass per bit-plane, spec 5.3; one pass where ``encoder.bits = 1``), else 1."""
+        return self.encoder.bits if self.bitserial_layer(layer) else 1
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "HardwareConfig":

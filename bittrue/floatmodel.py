@@ -213,8 +213,8 @@ def float_forward(model: FloatModel, x_code: np.ndarray, *, timesteps: int, rng:
     ops = nl.netlist(arch)
     for t in range(int(timesteps)):
         logits += nl.interpret_step(
-            ops, p_in, ro, encoder=lambda x: _sample(x, rng, bitserial or "encoder" in expectation), xbar=linear, embed=embed,
-            lif=lif, ssa=lambda q, k, v: ssa(q, k, v, arch.heads, mask, k_s, k_o, rng, expectation))
+            ops, p_in, ro, encoder=lambda x: _sample(x, rng, bitserial or "encoder" in expectation), xbar=linear,
+            embed=embed, lif=lif, ssa=lambda q, k, v: ssa(q, k, v, arch.heads, mask, k_s, k_o, rng, expectation))
     return logits if arch.readout_tokens else logits[:, 0]
 
 

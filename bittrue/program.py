@@ -122,8 +122,9 @@ def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig)
     t = cfg.tile
     fb = cfg.lif.frac_bits
     ifs_cols = np.repeat(lay.i_fs_code, t.cols)[: lay.n_out].astype(np.float64)
+    bitserial = cfg.bitserial_layer(lay.name)
     passes = cfg.read_passes(lay.name)
-    in_scale = 2.0 ** -passes if passes > 1 else 1.0  # a bit-serial sum is 2^k times the spike-vector sum
+    in_scale = 2.0 ** -passes if bitserial else 1.0  # a bit-serial sum is 2^k times the spike-vector sum
     m_real = (lay.affine_a * lay.w_max * ifs_cols * alpha_cols * 2.0 ** fb * in_scale
               / 2.0 ** (t.g_bits + t.adc_bits - 1))
     b_real = lay.affine_b * 2.0 ** fb
@@ -139,7 +140,7 @@ def requant_params(lay: LayerImage, alpha_cols: np.ndarray, cfg: HardwareConfig)
         s += 1
     m = np.floor(m_real * 2.0 ** s + 0.5).astype(np.int64)
     b = np.floor(b_real * 2.0 ** s + 0.5).astype(np.int64)
-    if passes > 1:  # bit-serial: acc reaches (2^k - 1) n_rt 2^(b-1); acc * M + B must fit int64
+    if bitserial:  # acc reaches (2^k - 1) n_rt 2^(b-1); acc * M + B must fit int64
         acc_max = ((1 << passes) - 1) * n_tiles(lay.n_in, t.rows) * (1 << (t.adc_bits - 1))
         if acc_max * int(np.max(np.abs(m), initial=0)) + int(np.max(np.abs(b), initial=0)) + (1 << s) >= 1 << 63:
             raise ConfigError(f"encoder.mode = bitserial: the requantisation of layer {lay.name} would overflow "

@@ -309,7 +309,7 @@ class Runner:
                         sink("encoder/spikes", t, planes)
                 elif op.kind == ENCODER:
                     y = self._encoder(x, enc_states, t, sink, wants("encoder"))
-                elif op.kind == XBAR and self.cfg.read_passes(op.name) > 1:
+                elif op.kind == XBAR and self.cfg.bitserial_layer(op.name):
                     y = self._xbar_bitserial(op.name, pass_inputs, sample_ids, t, sink)
                 elif op.kind == XBAR:
                     y = self._xbar(op.name, x, sample_ids, t, sink)
@@ -348,8 +348,9 @@ class Runner:
         Each pass is the layer's crossbar, noise and ADC of spec 4 on plane j, its codes summed over the row
         tiles; the digital periphery adds ``codes_j << j`` (int64) and requantises the sum once (``M`` carries
         the ``2^-k``, :func:`bittrue.program.requant_params`).  The output noise of pass j is keyed with the step
-        ``t * k + j`` (every conversion gets its own draw).  ``planes[j]`` is plane j, uint8 (B, N, IN), C-contiguous.  A sink asking for the ``current``, ``noise`` or ``adc``
-        groups receives them with a pass axis after the batch: (B, k, N, n_row_tiles, OUT).
+        ``t * k + j`` (every conversion gets its own draw).  ``planes[j]`` is plane j, uint8 (B, N, IN),
+        C-contiguous.  A sink asking for the ``current``, ``noise`` or ``adc`` groups receives them with a pass
+        axis after the batch: (B, k, N, n_row_tiles, OUT).
         """
         lay = self.layers[name]
         k = len(planes)

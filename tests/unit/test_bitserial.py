@@ -36,7 +36,7 @@ BS = {"encoder": {"mode": "bitserial"}}
 
 
 def _cfg(**sections) -> HardwareConfig:
-    d = {"tile": {"calibration_samples": 16}, **BS}
+    d = {"tile": {"calibration_samples": 16}, **{k: dict(v) for k, v in BS.items()}}  # BS itself stays unchanged
     for k, v in sections.items():
         d.setdefault(k, {}).update(v)
     return HardwareConfig.from_dict(d).validate()
@@ -129,10 +129,12 @@ def test_embedding_matches_naive_bitserial_layer(chip):
         assert sink.log[("embed/y_code", t)].tolist() == ref
 
 
-def test_embedding_scale_matches_the_float_expectation():
-    """Ideal devices, no output noise, a 16-bit ADC: the bit-serial embedding computes BN(x/256 @ W) of the float
-    model to within the conductance and ADC rounding (a missing 2^-k in M would be 256 times too large)."""
-    cfg = _cfg(tile={"adc_bits": 16}, pcm={"output_noise": False})
+@pytest.mark.parametrize("bits", [8, 3, 1])
+def test_embedding_scale_matches_the_float_expectation(bits):
+    """Ideal devices, no output noise, a 16-bit ADC: the bit-serial embedding computes BN(p/2^k @ W) of the float
+    model (p the k-bit codes) to within the conductance and ADC rounding (a missing 2^-k in M would be 2^k times
+    too large); k = 1 is one read pass, still bit-serial."""
+    cfg = _cfg(tile={"adc_bits": 16}, pcm={"output_noise": False}, encoder={"bits": bits})
     model = random_float_model(ARCH, seed=5, threshold=0.25)
     ch = program(compile_model(model, cfg, _x(16, 0)), "ideal")
     x = _x(4, 8)
@@ -140,7 +142,8 @@ def test_embedding_scale_matches_the_float_expectation():
     Runner(ch, timesteps=1).run_batch(x, np.arange(4), sink)
     got = sink.log[("embed/y_code", 0)] / 2.0 ** cfg.lif.frac_bits
     a, b = model.linear["embed"].affine()
-    want = (x / 256.0) @ model.linear["embed"].weight.astype(np.float64) * a + b
+    codes = (x.astype(np.int64) << bits) >> 8
+    want = (codes / 2.0 ** bits) @ model.linear["embed"].weight.astype(np.float64) * a + b
     err = np.abs(got - want)
     # conductance image: each weight within w_max / 2^(g_bits + 1), summed over the active inputs
     w_max = np.abs(model.linear["embed"].weight).max(axis=0)
